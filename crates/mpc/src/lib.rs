@@ -1,0 +1,22 @@
+mod ceremony;
+mod context;
+pub mod ecdsa;
+pub mod ed25519;
+mod envelope;
+mod error;
+mod keys;
+mod protocol;
+mod role;
+mod scheme;
+mod share;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub use ceremony::{Ceremony, Progress, Run};
+pub use context::*;
+pub use envelope::*;
+pub use error::*;
+pub use keys::*;
+pub use protocol::*;
+pub use role::*;
+pub use scheme::*;
+pub use share::*;

@@ -1,0 +1,10 @@
+//! Test support, compiled only with the `testing` feature: an in-memory two-party driver and
+//! the adversarial harness later issues reuse against the real server and SDK.
+
+mod adversary;
+mod driver;
+
+pub use adversary::{
+    Attack, HopReport, OtField, Outcome, droppable_battery, run_with_attack, tamper_ecdsa_sign_ot,
+};
+pub use driver::{Pair, Transcript, run_pair};
