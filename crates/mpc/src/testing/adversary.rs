@@ -98,9 +98,10 @@ fn engine<D: Ceremony, S: Ceremony>(
     let mut dead: Vec<Role> = Vec::new();
     let mut round = 1u8;
     while !pending.is_empty() && round < 16 {
+        let mut current = core::mem::take(&mut pending);
         for receiver in [first, first.peer()] {
             let from = receiver.peer();
-            let Some(frame) = pending.remove(&from) else { continue };
+            let Some(frame) = current.remove(&from) else { continue };
             sent.insert((from, round), frame.clone());
             if dead.contains(&receiver) {
                 continue;
