@@ -96,6 +96,12 @@ impl SessionContext {
 
     /// Convenience for tests and local runs: both nonces fresh from the OS.
     pub fn fresh(protocol: Protocol, wallet: WalletId, epoch: u64) -> Result<Self> {
-        Ok(Self::derive(protocol, wallet, epoch, &Nonce::generate()?, &Nonce::generate()?))
+        Ok(Self::derive(
+            protocol,
+            wallet,
+            epoch,
+            &Nonce::generate()?,
+            &Nonce::generate()?,
+        ))
     }
 }

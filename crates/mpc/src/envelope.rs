@@ -141,8 +141,8 @@ impl Envelope<'_> {
 
 /// Strict postcard decoding: the whole body must be consumed.
 pub(crate) fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let (value, rest) =
-        postcard::take_from_bytes::<T>(body).map_err(|_| Error::Malformed("body does not decode"))?;
+    let (value, rest) = postcard::take_from_bytes::<T>(body)
+        .map_err(|_| Error::Malformed("body does not decode"))?;
     if !rest.is_empty() {
         return Err(Error::Malformed("trailing bytes in body"));
     }

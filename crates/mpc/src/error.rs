@@ -65,7 +65,10 @@ impl Error {
 
     /// True when the frame should simply be dropped and the ceremony may go on.
     pub fn is_droppable(&self) -> bool {
-        matches!(self.class(), ErrorClass::Malformed | ErrorClass::WrongContext)
+        matches!(
+            self.class(),
+            ErrorClass::Malformed | ErrorClass::WrongContext
+        )
     }
 
     pub(crate) fn cheating(what: impl fmt::Display) -> Self {

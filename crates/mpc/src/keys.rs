@@ -71,10 +71,14 @@ impl<S: Scheme> fmt::Debug for ExportedShare<S> {
 /// Device-side export: the whole private key from both shares of one epoch.
 pub fn export<S: Scheme>(device: &KeyShare<S>, server: ExportedShare<S>) -> Result<SecretKey<S>> {
     if device.role != Role::Device || server.0.role != Role::Server {
-        return Err(Error::InvalidInput("export needs the device and the server share"));
+        return Err(Error::InvalidInput(
+            "export needs the device and the server share",
+        ));
     }
     if device.wallet != server.0.wallet || device.epoch != server.0.epoch {
-        return Err(Error::InvalidInput("shares belong to different wallets or epochs"));
+        return Err(Error::InvalidInput(
+            "shares belong to different wallets or epochs",
+        ));
     }
     if device.public_key != server.0.public_key {
         return Err(Error::InvalidInput("shares have different public keys"));

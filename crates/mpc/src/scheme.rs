@@ -64,8 +64,11 @@ pub trait Scheme: Sized + 'static {
 
     /// The verification every released signature passes (strict: low-s for ECDSA,
     /// `verify_strict` for Ed25519).
-    fn verify(public_key: &[u8], message: &Self::Message, signature: &Self::Signature)
-    -> Result<()>;
+    fn verify(
+        public_key: &[u8],
+        message: &Self::Message,
+        signature: &Self::Signature,
+    ) -> Result<()>;
 
     /// Device side of export: combines both shares into the private key.
     fn combine(device: &KeyShare<Self>, server: ExportedShare<Self>) -> Result<SecretKey<Self>>;

@@ -94,7 +94,12 @@ impl<S: Scheme> KeyShare<S> {
         let wallet = self.wallet.as_str().as_bytes();
         let mut out = Zeroizing::new(Vec::with_capacity(64 + wallet.len() + secret.len()));
         out.extend_from_slice(SHARE_MAGIC);
-        out.extend_from_slice(&[SHARE_FORMAT_VERSION, kind as u8, S::ID as u8, self.role.index()]);
+        out.extend_from_slice(&[
+            SHARE_FORMAT_VERSION,
+            kind as u8,
+            S::ID as u8,
+            self.role.index(),
+        ]);
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.push(wallet.len() as u8);
         out.extend_from_slice(wallet);
@@ -157,7 +162,9 @@ impl<S: Scheme> KeyShare<S> {
             return Err(Error::Malformed("share role does not match its secret"));
         }
         if secret.public_key() != public_key {
-            return Err(Error::Malformed("share public key does not match its secret"));
+            return Err(Error::Malformed(
+                "share public key does not match its secret",
+            ));
         }
         Ok(KeyShare {
             role,

@@ -10,8 +10,13 @@
 mod common;
 
 use common::*;
-use tandem_mpc::testing::{Attack, OtField, Outcome, Pair, droppable_battery, run_with_attack, tamper_ecdsa_sign_ot};
-use tandem_mpc::{Ceremony, ErrorClass, KeyShare, Operation, Protocol, RefreshMode, Role, Scheme, SessionContext, WalletId};
+use tandem_mpc::testing::{
+    Attack, OtField, Outcome, Pair, droppable_battery, run_with_attack, tamper_ecdsa_sign_ot,
+};
+use tandem_mpc::{
+    Ceremony, ErrorClass, KeyShare, Operation, Protocol, RefreshMode, Role, Scheme, SessionContext,
+    WalletId,
+};
 
 fn battery<C: Ceremony>(
     protocol: Protocol,
@@ -22,14 +27,36 @@ fn battery<C: Ceremony>(
 ) {
     for first in [Role::Server, Role::Device] {
         let report = droppable_battery(protocol, wallet, epoch, first, &mut start).unwrap();
-        assert!(report.violations.is_empty(), "{protocol:?}: {:#?}", report.violations);
+        assert!(
+            report.violations.is_empty(),
+            "{protocol:?}: {:#?}",
+            report.violations
+        );
         let per_hop = 8 * 45;
-        assert!(report.attempts > usize::from(protocol.rounds()) * 2 * per_hop, "{}", report.attempts);
+        assert!(
+            report.attempts > usize::from(protocol.rounds()) * 2 * per_hop,
+            "{}",
+            report.attempts
+        );
         assert!(report.outcome.errors.iter().all(|(_, e)| e.is_droppable()));
-        let d = report.outcome.device_output.as_ref().expect("device finished after the battery");
-        let s = report.outcome.server_output.as_ref().expect("server finished after the battery");
-        assert!(valid(d) && valid(s), "{protocol:?}: outputs after the battery are invalid");
-        println!("{protocol:?} first={first:?}: {} bad frames dropped", report.attempts);
+        let d = report
+            .outcome
+            .device_output
+            .as_ref()
+            .expect("device finished after the battery");
+        let s = report
+            .outcome
+            .server_output
+            .as_ref()
+            .expect("server finished after the battery");
+        assert!(
+            valid(d) && valid(s),
+            "{protocol:?}: outputs after the battery are invalid"
+        );
+        println!(
+            "{protocol:?} first={first:?}: {} bad frames dropped",
+            report.attempts
+        );
     }
 }
 
@@ -53,11 +80,18 @@ fn judge<O>(
             // define a degree-1 polynomial) the change produced a different but consistent
             // key. Either way both sides must hold outputs that work together. Only the
             // authenticated channel can detect the latter; see docs/mpc.md.
-            assert!(out.errors.iter().all(|(_, e)| e.is_droppable()), "{what}: {:?}", out.errors);
+            assert!(
+                out.errors.iter().all(|(_, e)| e.is_droppable()),
+                "{what}: {:?}",
+                out.errors
+            );
             let (Some(d), Some(s)) = (&out.device_output, &out.server_output) else {
                 panic!("{what}: stalled with {:?}", out.errors)
             };
-            assert!(pair_valid(d, s), "{what}: the outputs do not belong together");
+            assert!(
+                pair_valid(d, s),
+                "{what}: the outputs do not belong together"
+            );
         }
         Some((_, e)) => {
             assert_eq!(e.class(), ErrorClass::Cheating, "{what}: {e:?}");
@@ -65,7 +99,10 @@ fn judge<O>(
                 Role::Device => out.device_output.is_some(),
                 Role::Server => out.server_output.is_some(),
             };
-            assert!(!receiver_out, "{what}: the receiver of the tampered frame produced output");
+            assert!(
+                !receiver_out,
+                "{what}: the receiver of the tampered frame produced output"
+            );
         }
     }
 }
@@ -82,19 +119,26 @@ fn body_attacks<C: Ceremony>(
     let mut cheating = 0;
     for round in 1..=protocol.rounds() {
         for from in [Role::Device, Role::Server] {
-            let mut attacks: Vec<(String, Attack)> =
-                flips.iter().map(|&n| (format!("flip body bit {n}"), Attack::FlipBodyBit(n))).collect();
+            let mut attacks: Vec<(String, Attack)> = flips
+                .iter()
+                .map(|&n| (format!("flip body bit {n}"), Attack::FlipBodyBit(n)))
+                .collect();
             attacks.push(("re-addressed replay".into(), Attack::ReaddressedReplay));
             for (name, attack) in attacks {
                 let what = format!("{protocol:?} {from:?} round {round}: {name}");
-                let out = run_with_attack(protocol, wallet, epoch, (from, round), &attack, &mut start).unwrap();
+                let out =
+                    run_with_attack(protocol, wallet, epoch, (from, round), &attack, &mut start)
+                        .unwrap();
                 judge(&what, (from, round), &out, &valid, &pair_valid);
                 cheating += usize::from(out.terminal().is_some());
             }
         }
     }
     // Almost every tampering of a well-formed body must be caught cryptographically.
-    assert!(cheating > 0, "{protocol:?}: no attack reached the protocol checks");
+    assert!(
+        cheating > 0,
+        "{protocol:?}: no attack reached the protocol checks"
+    );
 }
 
 // ---- per-operation setups, generic over the scheme ----
@@ -104,7 +148,15 @@ fn keygen_suite<S: Suite>(flips: &[usize]) {
     let protocol = Protocol::for_op(S::ID, Operation::Keygen);
     let valid = |share: &KeyShare<S>| share.public_key().len() >= 32 && share.epoch() == 0;
     battery(protocol, &wallet, 0, keygen_pair::<S>, valid);
-    body_attacks(protocol, &wallet, 0, flips, keygen_pair::<S>, valid, shares_sign::<S>);
+    body_attacks(
+        protocol,
+        &wallet,
+        0,
+        flips,
+        keygen_pair::<S>,
+        valid,
+        shares_sign::<S>,
+    );
 }
 
 fn sign_suite<S: Suite>(flips: &[usize]) {
@@ -132,7 +184,11 @@ fn refresh_suite<S: Suite>(mode: RefreshMode, flips: &[usize]) {
 
 /// Two shares belong together if they produce a signature that verifies independently.
 fn shares_sign<S: Suite>(device: &KeyShare<S>, server: &KeyShare<S>) -> bool {
-    let (device, server) = if device.role() == Role::Device { (device, server) } else { (server, device) };
+    let (device, server) = if device.role() == Role::Device {
+        (device, server)
+    } else {
+        (server, device)
+    };
     let msg = S::message(5);
     let sig = sign(device, server, msg.as_ref());
     S::independent_verify(device.public_key(), msg.as_ref(), &sig)
@@ -168,7 +224,9 @@ mod secp256k1 {
         let (device, server) = common::keygen::<Secp256k1>(&wallet);
         let msg = Secp256k1::message(9);
         let pk = device.public_key().to_vec();
-        let valid = |sig: &tandem_mpc::ecdsa::EcdsaSignature| Secp256k1::independent_verify(&pk, msg.as_ref(), sig);
+        let valid = |sig: &tandem_mpc::ecdsa::EcdsaSignature| {
+            Secp256k1::independent_verify(&pk, msg.as_ref(), sig)
+        };
         let start = |ctx| sign_pair(&device, &server, msg.as_ref(), ctx);
         for (field, round) in [
             (OtField::ExtensionU, 1),
@@ -177,10 +235,21 @@ mod secp256k1 {
             (OtField::MultiplicationVerifyU, 2),
         ] {
             for from in [Role::Device, Role::Server] {
-                let attack = Attack::Rewrite(Box::new(move |f: &[u8]| tamper_ecdsa_sign_ot(f, field)));
-                let out = run_with_attack(Protocol::EcdsaSign, &wallet, 0, (from, round), &attack, start).unwrap();
+                let attack =
+                    Attack::Rewrite(Box::new(move |f: &[u8]| tamper_ecdsa_sign_ot(f, field)));
+                let out = run_with_attack(
+                    Protocol::EcdsaSign,
+                    &wallet,
+                    0,
+                    (from, round),
+                    &attack,
+                    start,
+                )
+                .unwrap();
                 let what = format!("{field:?} from {from:?}");
-                let (who, err) = out.terminal().unwrap_or_else(|| panic!("{what}: not detected"));
+                let (who, err) = out
+                    .terminal()
+                    .unwrap_or_else(|| panic!("{what}: not detected"));
                 assert_eq!(err.class(), ErrorClass::Cheating, "{what}: {err:?}");
                 assert_eq!(*who, from.peer(), "{what}: detected by the wrong party");
                 judge(&what, (from, round), &out, &valid, &|a, b| a == b);

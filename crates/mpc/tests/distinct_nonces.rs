@@ -17,7 +17,9 @@ fn ten_thousand_signatures_have_distinct_r() {
     let wallet = wallet();
     let (device, server) = keygen::<Secp256k1>(&wallet);
     let shares = Arc::new((device, server));
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4) as u64;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4) as u64;
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let shares = Arc::clone(&shares);
@@ -28,7 +30,11 @@ fn ten_thousand_signatures_have_distinct_r() {
                     .map(|i| {
                         let msg = Secp256k1::message(i);
                         let sig = sign(device, server, msg.as_ref());
-                        assert!(Secp256k1::independent_verify(device.public_key(), msg.as_ref(), &sig));
+                        assert!(Secp256k1::independent_verify(
+                            device.public_key(),
+                            msg.as_ref(),
+                            &sig
+                        ));
                         sig.r
                     })
                     .collect::<Vec<_>>()

@@ -25,7 +25,8 @@ fn name<S: Suite>() -> &'static str {
 
 fn check_golden<S: Suite>(version: u8) {
     let dir = dir(version);
-    let read = |role: &str| std::fs::read(dir.join(format!("{}-{role}.share", name::<S>()))).unwrap();
+    let read =
+        |role: &str| std::fs::read(dir.join(format!("{}-{role}.share", name::<S>()))).unwrap();
     let device = KeyShare::<S>::from_bytes(&read("device")).unwrap();
     let server = KeyShare::<S>::from_bytes(&read("server")).unwrap();
     let pk = std::fs::read_to_string(dir.join(format!("{}.public-key.hex", name::<S>()))).unwrap();
@@ -33,7 +34,11 @@ fn check_golden<S: Suite>(version: u8) {
     assert_eq!(device.wallet().as_str(), "golden-wallet");
     let msg = S::message(11);
     let sig = sign(&device, &server, msg.as_ref());
-    assert!(S::independent_verify(device.public_key(), msg.as_ref(), &sig));
+    assert!(S::independent_verify(
+        device.public_key(),
+        msg.as_ref(),
+        &sig
+    ));
 }
 
 #[test]
@@ -44,7 +49,10 @@ fn golden_shares_v1_decode_and_sign() {
 
 #[test]
 fn a_golden_fixture_exists_for_the_current_format() {
-    assert!(dir(SHARE_FORMAT_VERSION).is_dir(), "add fixtures for format v{SHARE_FORMAT_VERSION}");
+    assert!(
+        dir(SHARE_FORMAT_VERSION).is_dir(),
+        "add fixtures for format v{SHARE_FORMAT_VERSION}"
+    );
 }
 
 fn write<S: Suite>() {
@@ -54,9 +62,17 @@ fn write<S: Suite>() {
     std::fs::create_dir_all(&dir).unwrap();
     for share in [&device, &server] {
         let role = format!("{:?}", share.role()).to_lowercase();
-        std::fs::write(dir.join(format!("{}-{role}.share", name::<S>())), share.to_bytes().unwrap().as_slice()).unwrap();
+        std::fs::write(
+            dir.join(format!("{}-{role}.share", name::<S>())),
+            share.to_bytes().unwrap().as_slice(),
+        )
+        .unwrap();
     }
-    std::fs::write(dir.join(format!("{}.public-key.hex", name::<S>())), hex::encode(device.public_key()) + "\n").unwrap();
+    std::fs::write(
+        dir.join(format!("{}.public-key.hex", name::<S>())),
+        hex::encode(device.public_key()) + "\n",
+    )
+    .unwrap();
 }
 
 #[test]

@@ -20,10 +20,17 @@ fn keygen_then_sign_many<S: Suite>(n: u64) {
     for i in 0..n {
         let msg = S::message(i);
         let sig = sign(&device, &server, msg.as_ref());
-        assert!(S::independent_verify(device.public_key(), msg.as_ref(), &sig), "signature {i}");
+        assert!(
+            S::independent_verify(device.public_key(), msg.as_ref(), &sig),
+            "signature {i}"
+        );
         // The same signature does not verify for another message.
         let other = S::message(i + 1_000_000);
-        assert!(!S::independent_verify(device.public_key(), other.as_ref(), &sig));
+        assert!(!S::independent_verify(
+            device.public_key(),
+            other.as_ref(),
+            &sig
+        ));
     }
 }
 
@@ -36,11 +43,19 @@ fn refresh_keeps_key_and_old_shares_cannot_mix<S: Suite>(mode: RefreshMode) {
     assert_eq!((new_device.epoch(), new_server.epoch()), (1, 1));
     let msg = S::message(7);
     let sig = sign(&new_device, &new_server, msg.as_ref());
-    assert!(S::independent_verify(device.public_key(), msg.as_ref(), &sig));
+    assert!(S::independent_verify(
+        device.public_key(),
+        msg.as_ref(),
+        &sig
+    ));
     // And again: refresh of a refreshed pair.
     let (d2, s2) = refresh(&new_device, &new_server, mode);
     let sig = sign(&d2, &s2, msg.as_ref());
-    assert!(S::independent_verify(device.public_key(), msg.as_ref(), &sig));
+    assert!(S::independent_verify(
+        device.public_key(),
+        msg.as_ref(),
+        &sig
+    ));
 
     // Old device share with the new server share: refused at the API (epochs differ)...
     let mixed = ctx::<S>(Operation::Sign, &wallet, 1);
@@ -50,7 +65,7 @@ fn refresh_keeps_key_and_old_shares_cannot_mix<S: Suite>(mode: RefreshMode) {
     stale.hazmat_set_epoch(1);
     let mixed = ctx::<S>(Operation::Sign, &wallet, 1);
     let result = run_pair(sign_pair(&stale, &new_server, msg.as_ref(), mixed).unwrap());
-    let (_, err) = result.err().expect("a stale device share must not produce a signature");
+    let (_, err) = result.expect_err("a stale device share must not produce a signature");
     assert_eq!(err.class(), ErrorClass::Cheating, "{err:?}");
 }
 
@@ -100,7 +115,11 @@ fn codec_round_trip_and_versioning<S: Suite>() {
     assert_eq!(decoded.public_key(), device.public_key());
     let msg = S::message(1);
     let sig = sign(&decoded, &server, msg.as_ref());
-    assert!(S::independent_verify(device.public_key(), msg.as_ref(), &sig));
+    assert!(S::independent_verify(
+        device.public_key(),
+        msg.as_ref(),
+        &sig
+    ));
     // Unknown format version.
     let mut future = bytes.to_vec();
     future[4] = 2;
@@ -150,9 +169,18 @@ fn wrong_context_is_refused_before_any_cryptography<S: Suite>() {
     let p = tandem_mpc::Protocol::for_op(S::ID, Operation::Sign);
     let base = SessionContext::derive(p, wallet.clone(), 0, &a, &b);
     assert_eq!(base, SessionContext::derive(p, wallet.clone(), 0, &a, &b));
-    assert_ne!(base.session_id, SessionContext::derive(p, wallet.clone(), 0, &b, &a).session_id);
-    assert_ne!(base.session_id, SessionContext::derive(p, wallet.clone(), 1, &a, &b).session_id);
-    assert_ne!(base.session_id, SessionContext::derive(p, other, 0, &a, &b).session_id);
+    assert_ne!(
+        base.session_id,
+        SessionContext::derive(p, wallet.clone(), 0, &b, &a).session_id
+    );
+    assert_ne!(
+        base.session_id,
+        SessionContext::derive(p, wallet.clone(), 1, &a, &b).session_id
+    );
+    assert_ne!(
+        base.session_id,
+        SessionContext::derive(p, other, 0, &a, &b).session_id
+    );
 }
 
 macro_rules! generic_suite {

@@ -68,7 +68,9 @@ pub(crate) fn index(role: Role) -> Result<PartyIndex> {
 
 pub(crate) fn start(me: Role, ctx: SessionContext) -> Result<(Keygen, Vec<u8>)> {
     if ctx.protocol != Protocol::EcdsaKeygen || ctx.epoch != 0 {
-        return Err(Error::InvalidInput("keygen needs an EcdsaKeygen context at epoch 0"));
+        return Err(Error::InvalidInput(
+            "keygen needs an EcdsaKeygen context at epoch 0",
+        ));
     }
     let session = DkgSession::<Curve>::new(parameters()?, index(me)?, ctx.session_id.0.to_vec());
     let fragments = Zeroizing::new(session.phase1());
@@ -99,7 +101,11 @@ pub(crate) fn split_fragments(
 }
 
 /// Fragments in party-index order, as phase 2 expects them.
-pub(crate) fn ordered(me: Role, own: k256::Scalar, peer: k256::Scalar) -> Zeroizing<Vec<k256::Scalar>> {
+pub(crate) fn ordered(
+    me: Role,
+    own: k256::Scalar,
+    peer: k256::Scalar,
+) -> Zeroizing<Vec<k256::Scalar>> {
     Zeroizing::new(match me {
         Role::Device => vec![own, peer],
         Role::Server => vec![peer, own],
@@ -205,7 +211,12 @@ impl Rounds for KeygenRounds {
                         |_| String::new(),
                     )
                     .map_err(classify)?;
-                Ok(Progress::Done(KeyShare::new(me, ctx.wallet.clone(), 0, EcdsaSecret(party))))
+                Ok(Progress::Done(KeyShare::new(
+                    me,
+                    ctx.wallet.clone(),
+                    0,
+                    EcdsaSecret(party),
+                )))
             }
             _ => Err(Error::aborted("keygen has three rounds")),
         }

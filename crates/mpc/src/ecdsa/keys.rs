@@ -27,7 +27,9 @@ pub(crate) fn combine(
     let x = Zeroizing::new(s1.double() - s2);
     let public = (ProjectivePoint::GENERATOR * *x).to_affine();
     if public.to_bytes().as_slice() != device.public_key.as_slice() {
-        return Err(Error::InvalidInput("the two shares do not combine to the wallet key"));
+        return Err(Error::InvalidInput(
+            "the two shares do not combine to the wallet key",
+        ));
     }
     let mut bytes = Zeroizing::new([0u8; 32]);
     bytes.copy_from_slice(&x.to_repr());
@@ -43,17 +45,23 @@ pub(crate) fn import(secret_key: &[u8], wallet: WalletId) -> Result<ImportedPair
         .try_into()
         .map_err(|_| Error::InvalidInput("a secp256k1 private key is 32 bytes"))?;
     let scalar: Option<Scalar> = Scalar::from_repr(bytes.into()).into();
-    let scalar = Zeroizing::new(
-        scalar.ok_or(Error::InvalidInput("private key is not below the group order"))?,
-    );
+    let scalar = Zeroizing::new(scalar.ok_or(Error::InvalidInput(
+        "private key is not below the group order",
+    ))?);
     if bool::from(scalar.is_zero()) {
         return Err(Error::InvalidInput("private key is zero"));
     }
     let session_id = Nonce::generate()?.0;
     let (mut parties, _package) =
-        re_key::<Curve>(&parameters()?, &session_id, &scalar, None, |_| String::new());
-    let server = parties.pop().ok_or(Error::aborted("dealer produced no server share"))?;
-    let device = parties.pop().ok_or(Error::aborted("dealer produced no device share"))?;
+        re_key::<Curve>(&parameters()?, &session_id, &scalar, None, |_| {
+            String::new()
+        });
+    let server = parties
+        .pop()
+        .ok_or(Error::aborted("dealer produced no server share"))?;
+    let device = parties
+        .pop()
+        .ok_or(Error::aborted("dealer produced no device share"))?;
     let device = KeyShare::new(Role::Device, wallet.clone(), 0, EcdsaSecret(device));
     let server = KeyShare::new(Role::Server, wallet, 0, EcdsaSecret(server));
     if device.role() != Role::Device || server.role() != Role::Server {

@@ -53,7 +53,11 @@ impl Scheme for Secp256k1 {
         keygen::start(role, ctx)
     }
 
-    fn sign(share: &KeyShare<Self>, ctx: SessionContext, digest: &[u8; 32]) -> Result<(Sign, Vec<u8>)> {
+    fn sign(
+        share: &KeyShare<Self>,
+        ctx: SessionContext,
+        digest: &[u8; 32],
+    ) -> Result<(Sign, Vec<u8>)> {
         sign::start(share, ctx, digest)
     }
 

@@ -7,9 +7,8 @@
 use std::collections::BTreeMap;
 
 use dkls23::protocols::dkg::{
-    KeepInitMulPhase3to4, KeepInitZeroSharePhase2to3, KeepInitZeroSharePhase3to4,
-    ProofCommitment, TransmitInitMulPhase3to4, TransmitInitZeroSharePhase2to4,
-    TransmitInitZeroSharePhase3to4,
+    KeepInitMulPhase3to4, KeepInitZeroSharePhase2to3, KeepInitZeroSharePhase3to4, ProofCommitment,
+    TransmitInitMulPhase3to4, TransmitInitZeroSharePhase2to4, TransmitInitZeroSharePhase3to4,
 };
 use dkls23::protocols::refresh::{
     KeepRefreshPhase2to3, KeepRefreshPhase3to4, TransmitRefreshPhase2to4, TransmitRefreshPhase3to4,
@@ -122,8 +121,12 @@ impl RefreshRounds {
         let fragments = ordered(me, *self.own_fragment, msg.fragment);
         match self.mode {
             RefreshMode::Fast => {
-                let (correction, proof, keep, transmit) = self.party.refresh_phase2(&sid, &fragments);
-                let out = Round2 { proof_commitment: proof.commitment, zero: one(transmit)? };
+                let (correction, proof, keep, transmit) =
+                    self.party.refresh_phase2(&sid, &fragments);
+                let out = Round2 {
+                    proof_commitment: proof.commitment,
+                    zero: one(transmit)?,
+                };
                 *self.correction = correction;
                 self.own_proof = Some(proof);
                 self.keep = Keep::FastAfter2 { keep };
@@ -132,7 +135,10 @@ impl RefreshRounds {
             RefreshMode::Complete => {
                 let (correction, proof, keep, transmit) =
                     self.party.refresh_complete_phase2(&sid, &fragments);
-                let out = Round2 { proof_commitment: proof.commitment, zero: one(transmit)? };
+                let out = Round2 {
+                    proof_commitment: proof.commitment,
+                    zero: one(transmit)?,
+                };
                 *self.correction = correction;
                 self.own_proof = Some(proof);
                 self.keep = Keep::CompleteAfter2 { keep };
@@ -156,7 +162,10 @@ impl RefreshRounds {
                     return Err(Error::aborted("refresh state incomplete"));
                 };
                 let (keep, transmit) = self.party.refresh_phase3(keep);
-                let out = Round3Fast { proof, zero: one(transmit)? };
+                let out = Round3Fast {
+                    proof,
+                    zero: one(transmit)?,
+                };
                 self.keep = Keep::FastAfter3 { keep, peer2 };
                 seal(ctx, me, 3, &out)
             }
@@ -168,7 +177,11 @@ impl RefreshRounds {
                 };
                 let (zero, zero_t, mul, mul_t) =
                     self.party.refresh_complete_phase3(&ctx.session_id.0, keep);
-                let out = Round3Complete { proof, zero: one(zero_t)?, mul: one(mul_t)? };
+                let out = Round3Complete {
+                    proof,
+                    zero: one(zero_t)?,
+                    mul: one(mul_t)?,
+                };
                 self.keep = Keep::CompleteAfter3 { zero, mul, peer2 };
                 seal(ctx, me, 3, &out)
             }
@@ -179,20 +192,33 @@ impl RefreshRounds {
         let sid = ctx.session_id.0;
         let missing = || Error::aborted("refresh state incomplete");
         let peer_proof = |proof: DLogProof<Curve>, commitment: HashOutput| -> Result<_> {
-            Ok(ProofCommitment { index: index(me.peer())?, proof, commitment })
+            Ok(ProofCommitment {
+                index: index(me.peer())?,
+                proof,
+                commitment,
+            })
         };
         match self.mode {
             RefreshMode::Fast => {
                 let msg: Round3Fast = decode_body(body)?;
                 routed(msg.zero.parties.sender, msg.zero.parties.receiver, me)?;
-                let Keep::FastAfter3 { keep, peer2 } = core::mem::replace(&mut self.keep, Keep::Spent)
+                let Keep::FastAfter3 { keep, peer2 } =
+                    core::mem::replace(&mut self.keep, Keep::Spent)
                 else {
                     return Err(missing());
                 };
                 let own = self.own_proof.take().ok_or_else(missing)?;
-                let proofs = ordered_proofs(me, own, peer_proof(msg.proof, peer2.proof_commitment)?);
+                let proofs =
+                    ordered_proofs(me, own, peer_proof(msg.proof, peer2.proof_commitment)?);
                 self.party
-                    .refresh_phase4(&sid, &self.correction, &proofs, &keep, &[peer2.zero], &[msg.zero])
+                    .refresh_phase4(
+                        &sid,
+                        &self.correction,
+                        &proofs,
+                        &keep,
+                        &[peer2.zero],
+                        &[msg.zero],
+                    )
                     .map_err(classify)
             }
             RefreshMode::Complete => {
@@ -205,7 +231,8 @@ impl RefreshRounds {
                     return Err(missing());
                 };
                 let own = self.own_proof.take().ok_or_else(missing)?;
-                let proofs = ordered_proofs(me, own, peer_proof(msg.proof, peer2.proof_commitment)?);
+                let proofs =
+                    ordered_proofs(me, own, peer_proof(msg.proof, peer2.proof_commitment)?);
                 self.party
                     .refresh_complete_phase4(
                         &sid,
@@ -241,8 +268,16 @@ impl Rounds for RefreshRounds {
                 if party.pk != self.party.pk {
                     return Err(Error::cheating("refresh changed the public key"));
                 }
-                let epoch = ctx.epoch.checked_add(1).ok_or(Error::aborted("epoch overflow"))?;
-                Ok(Progress::Done(KeyShare::new(me, ctx.wallet.clone(), epoch, EcdsaSecret(party))))
+                let epoch = ctx
+                    .epoch
+                    .checked_add(1)
+                    .ok_or(Error::aborted("epoch overflow"))?;
+                Ok(Progress::Done(KeyShare::new(
+                    me,
+                    ctx.wallet.clone(),
+                    epoch,
+                    EcdsaSecret(party),
+                )))
             }
             _ => Err(Error::aborted("refresh has three rounds")),
         }

@@ -65,8 +65,14 @@ pub(crate) struct Round3 {
     pub broadcast: Broadcast3to4<Curve>,
 }
 
-type Keep1 = (UniqueKeep1to2<Curve>, BTreeMap<PartyIndex, KeepPhase1to2<Curve>>);
-type Keep2 = (UniqueKeep2to3<Curve>, BTreeMap<PartyIndex, KeepPhase2to3<Curve>>);
+type Keep1 = (
+    UniqueKeep1to2<Curve>,
+    BTreeMap<PartyIndex, KeepPhase1to2<Curve>>,
+);
+type Keep2 = (
+    UniqueKeep2to3<Curve>,
+    BTreeMap<PartyIndex, KeepPhase2to3<Curve>>,
+);
 
 pub struct SignRounds {
     party: Party<Curve>,
@@ -88,7 +94,9 @@ pub(crate) fn check_share_context(
         return Err(Error::InvalidInput("context is for another protocol"));
     }
     if ctx.wallet != share.wallet || ctx.epoch != share.epoch {
-        return Err(Error::InvalidInput("context is for another wallet or epoch"));
+        return Err(Error::InvalidInput(
+            "context is for another wallet or epoch",
+        ));
     }
     Ok(())
 }
@@ -107,7 +115,14 @@ pub(crate) fn start(
     };
     let party = share.secret.0.clone();
     let (unique, keep, transmit) = party.sign_phase1(&data).map_err(classify)?;
-    let frame = seal(&ctx, me, 1, &Round1 { transmit: one(transmit)? })?;
+    let frame = seal(
+        &ctx,
+        me,
+        1,
+        &Round1 {
+            transmit: one(transmit)?,
+        },
+    )?;
     let rounds = SignRounds {
         party,
         data,
@@ -135,25 +150,47 @@ impl Rounds for SignRounds {
         match round {
             1 => {
                 let msg: Round1 = decode_body(body)?;
-                routed(msg.transmit.parties.sender, msg.transmit.parties.receiver, me)?;
+                routed(
+                    msg.transmit.parties.sender,
+                    msg.transmit.parties.receiver,
+                    me,
+                )?;
                 let (unique, keep) = self.keep1.take().ok_or_else(missing)?;
                 let (unique, keep, transmit) = self
                     .party
                     .sign_phase2(&self.data, unique, keep, &[msg.transmit])
                     .map_err(classify)?;
                 self.keep2 = Some((unique, keep));
-                Ok(Progress::Send(seal(ctx, me, 2, &Round2 { transmit: one(transmit)? })?))
+                Ok(Progress::Send(seal(
+                    ctx,
+                    me,
+                    2,
+                    &Round2 {
+                        transmit: one(transmit)?,
+                    },
+                )?))
             }
             2 => {
                 let msg: Round2 = decode_body(body)?;
-                routed(msg.transmit.parties.sender, msg.transmit.parties.receiver, me)?;
+                routed(
+                    msg.transmit.parties.sender,
+                    msg.transmit.parties.receiver,
+                    me,
+                )?;
                 let (unique, keep) = self.keep2.take().ok_or_else(missing)?;
                 let (x_coord, broadcast) = self
                     .party
                     .sign_phase3(&self.data, unique, keep, &[msg.transmit])
                     .map_err(classify)?;
                 self.x_coord = Some(x_coord);
-                let frame = seal(ctx, me, 3, &Round3 { broadcast: broadcast.clone() })?;
+                let frame = seal(
+                    ctx,
+                    me,
+                    3,
+                    &Round3 {
+                        broadcast: broadcast.clone(),
+                    },
+                )?;
                 self.own_broadcast = Some(broadcast);
                 Ok(Progress::Send(frame))
             }

@@ -19,10 +19,16 @@ pub enum LowS {
 ///
 /// Rejects r or s equal to zero or not below the group order, public keys not on the curve
 /// or at infinity, and (with [`LowS::Required`]) high s.
-pub fn verify_prehash(public_key: &[u8], digest: &[u8], signature: &[u8], low_s: LowS) -> Result<()> {
+pub fn verify_prehash(
+    public_key: &[u8],
+    digest: &[u8],
+    signature: &[u8],
+    low_s: LowS,
+) -> Result<()> {
     let key = VerifyingKey::from_sec1_bytes(public_key)
         .map_err(|_| Error::InvalidInput("public key is not a valid secp256k1 point"))?;
-    let sig = Signature::from_slice(signature).map_err(|_| Error::InvalidInput("signature encoding"))?;
+    let sig =
+        Signature::from_slice(signature).map_err(|_| Error::InvalidInput("signature encoding"))?;
     let normalized = sig.normalize_s();
     if low_s == LowS::Required && normalized != sig {
         return Err(Error::InvalidInput("signature has a high s"));
@@ -33,16 +39,23 @@ pub fn verify_prehash(public_key: &[u8], digest: &[u8], signature: &[u8], low_s:
 }
 
 /// The full release check: low-s, valid under the key, and the recovery id recovers the key.
-pub(crate) fn verify_signature(public_key: &[u8], digest: &[u8; 32], sig: &EcdsaSignature) -> Result<()> {
+pub(crate) fn verify_signature(
+    public_key: &[u8],
+    digest: &[u8; 32],
+    sig: &EcdsaSignature,
+) -> Result<()> {
     verify_prehash(public_key, digest, &sig.to_bytes(), LowS::Required)?;
-    let parsed = Signature::from_slice(&sig.to_bytes()).map_err(|_| Error::InvalidInput("signature encoding"))?;
-    let recovery = RecoveryId::from_byte(sig.recovery_id).ok_or(Error::InvalidInput("recovery id"))?;
+    let parsed = Signature::from_slice(&sig.to_bytes())
+        .map_err(|_| Error::InvalidInput("signature encoding"))?;
+    let recovery =
+        RecoveryId::from_byte(sig.recovery_id).ok_or(Error::InvalidInput("recovery id"))?;
     let recovered = VerifyingKey::recover_from_prehash(digest, &parsed, recovery)
         .map_err(|_| Error::InvalidInput("recovery id does not recover a key"))?;
-    if recovered.to_sec1_bytes().as_ref() != VerifyingKey::from_sec1_bytes(public_key)
-        .map_err(|_| Error::InvalidInput("public key"))?
-        .to_sec1_bytes()
-        .as_ref()
+    if recovered.to_sec1_bytes().as_ref()
+        != VerifyingKey::from_sec1_bytes(public_key)
+            .map_err(|_| Error::InvalidInput("public key"))?
+            .to_sec1_bytes()
+            .as_ref()
     {
         return Err(Error::InvalidInput("recovery id recovers another key"));
     }

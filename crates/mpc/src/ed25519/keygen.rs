@@ -36,7 +36,9 @@ pub struct KeygenRounds {
 
 pub(crate) fn start(me: Role, ctx: SessionContext) -> Result<(Keygen, Vec<u8>)> {
     if ctx.protocol != Protocol::Ed25519Keygen || ctx.epoch != 0 {
-        return Err(Error::InvalidInput("keygen needs an Ed25519Keygen context at epoch 0"));
+        return Err(Error::InvalidInput(
+            "keygen needs an Ed25519Keygen context at epoch 0",
+        ));
     }
     let (secret1, package) = dkg::part1(identifier(me)?, 2, 2, OsRng).map_err(classify)?;
     let frame = seal(&ctx, me, 1, &Round1 { package })?;
@@ -83,7 +85,9 @@ impl Rounds for KeygenRounds {
                 let (secret2, packages) = dkg::part2(secret1, &peers).map_err(classify)?;
                 self.secret2 = Some(secret2);
                 self.peer1 = Some(msg.package);
-                let out = Round2 { package: for_peer(packages, me)? };
+                let out = Round2 {
+                    package: for_peer(packages, me)?,
+                };
                 Ok(Progress::Send(seal(ctx, me, 2, &out)?))
             }
             2 => {
@@ -93,7 +97,12 @@ impl Rounds for KeygenRounds {
                 let peer2 = single(me, msg.package)?;
                 let (key, public) = dkg::part3(&secret2, &peer1, &peer2).map_err(classify)?;
                 let secret = Ed25519Secret { key, public };
-                Ok(Progress::Done(KeyShare::new(me, ctx.wallet.clone(), 0, secret)))
+                Ok(Progress::Done(KeyShare::new(
+                    me,
+                    ctx.wallet.clone(),
+                    0,
+                    secret,
+                )))
             }
             _ => Err(Error::aborted("keygen has two rounds")),
         }

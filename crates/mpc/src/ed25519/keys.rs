@@ -34,7 +34,9 @@ pub(crate) fn combine(
     let scalar = Zeroizing::new(key.to_scalar());
     let public = EdwardsPoint::mul_base(&scalar).compress();
     if public.as_bytes().as_slice() != device.public_key.as_slice() {
-        return Err(Error::InvalidInput("the two shares do not combine to the wallet key"));
+        return Err(Error::InvalidInput(
+            "the two shares do not combine to the wallet key",
+        ));
     }
     Ok(SecretKey {
         bytes: Zeroizing::new(scalar.to_bytes()),
@@ -77,8 +79,12 @@ pub(crate) fn import(seed: &[u8], wallet: WalletId) -> Result<ImportedPair<Ed255
     let mut pair = [None, None];
     for (_, share) in shares {
         let key = KeyPackage::try_from(share).map_err(|_| Error::aborted("dealt share invalid"))?;
-        let secret = Ed25519Secret { key, public: public.clone() };
-        let role = crate::scheme::ShareSecret::role(&secret).ok_or(Error::aborted("dealt identifier"))?;
+        let secret = Ed25519Secret {
+            key,
+            public: public.clone(),
+        };
+        let role =
+            crate::scheme::ShareSecret::role(&secret).ok_or(Error::aborted("dealt identifier"))?;
         pair[usize::from(role.index() - 1)] = Some(KeyShare::new(role, wallet.clone(), 0, secret));
     }
     let [Some(device), Some(server)] = pair else {

@@ -46,7 +46,11 @@ impl Scheme for Ed25519 {
         keygen::start(role, ctx)
     }
 
-    fn sign(share: &KeyShare<Self>, ctx: SessionContext, message: &[u8]) -> Result<(Sign, Vec<u8>)> {
+    fn sign(
+        share: &KeyShare<Self>,
+        ctx: SessionContext,
+        message: &[u8],
+    ) -> Result<(Sign, Vec<u8>)> {
         sign::start(share, ctx, message)
     }
 

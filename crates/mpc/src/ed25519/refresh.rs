@@ -32,7 +32,9 @@ pub(crate) fn check_share_context(
         return Err(Error::InvalidInput("context is for another protocol"));
     }
     if ctx.wallet != share.wallet || ctx.epoch != share.epoch {
-        return Err(Error::InvalidInput("context is for another wallet or epoch"));
+        return Err(Error::InvalidInput(
+            "context is for another wallet or epoch",
+        ));
     }
     Ok(())
 }
@@ -70,7 +72,9 @@ impl Rounds for RefreshRounds {
                 let (secret2, packages) = refresh_dkg_part2(secret1, &peers).map_err(classify)?;
                 self.secret2 = Some(secret2);
                 self.peer1 = Some(msg.package);
-                let out = Round2 { package: for_peer(packages, me)? };
+                let out = Round2 {
+                    package: for_peer(packages, me)?,
+                };
                 Ok(Progress::Send(seal(ctx, me, 2, &out)?))
             }
             2 => {
@@ -89,9 +93,17 @@ impl Rounds for RefreshRounds {
                 if key.verifying_key() != self.old.key.verifying_key() {
                     return Err(Error::cheating("refresh changed the public key"));
                 }
-                let epoch = ctx.epoch.checked_add(1).ok_or(Error::aborted("epoch overflow"))?;
+                let epoch = ctx
+                    .epoch
+                    .checked_add(1)
+                    .ok_or(Error::aborted("epoch overflow"))?;
                 let secret = Ed25519Secret { key, public };
-                Ok(Progress::Done(KeyShare::new(me, ctx.wallet.clone(), epoch, secret)))
+                Ok(Progress::Done(KeyShare::new(
+                    me,
+                    ctx.wallet.clone(),
+                    epoch,
+                    secret,
+                )))
             }
             _ => Err(Error::aborted("refresh has two rounds")),
         }

@@ -42,14 +42,16 @@ impl ShareSecret for Ed25519Secret {
             key: self.key.serialize().map_err(fail)?,
             public: self.public.serialize().map_err(fail)?,
         };
-        let out = postcard::to_allocvec(&encoded).map_err(|_| Error::aborted("share serialisation failed"));
+        let out = postcard::to_allocvec(&encoded)
+            .map_err(|_| Error::aborted("share serialisation failed"));
         zeroize::Zeroize::zeroize(&mut { encoded.key });
         out
     }
 
     fn decode(bytes: &[u8]) -> Result<Self> {
         let mut encoded: Encoded = decode_body(bytes)?;
-        let key = KeyPackage::deserialize(&encoded.key).map_err(|_| Error::Malformed("key package"));
+        let key =
+            KeyPackage::deserialize(&encoded.key).map_err(|_| Error::Malformed("key package"));
         zeroize::Zeroize::zeroize(&mut encoded.key);
         let key = key?;
         let public = PublicKeyPackage::deserialize(&encoded.public)

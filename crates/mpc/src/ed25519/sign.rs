@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use frost_ed25519::SigningPackage;
 use frost_ed25519::round1::{self, SigningCommitments, SigningNonces};
 use frost_ed25519::round2::{self, SignatureShare};
-use frost_ed25519::SigningPackage;
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 
@@ -98,8 +98,8 @@ impl Rounds for SignRounds {
                 let package = self.package.take().ok_or_else(missing)?;
                 let mut shares = single(me, msg.share)?;
                 shares.insert(identifier(me)?, self.own_share.take().ok_or_else(missing)?);
-                let signature =
-                    frost_ed25519::aggregate(&package, &shares, &self.secret.public).map_err(classify)?;
+                let signature = frost_ed25519::aggregate(&package, &shares, &self.secret.public)
+                    .map_err(classify)?;
                 let bytes: [u8; 64] = signature
                     .serialize()
                     .map_err(|_| Error::aborted("signature encoding"))?

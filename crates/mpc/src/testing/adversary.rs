@@ -22,6 +22,12 @@ use crate::role::Role;
 
 use super::driver::Pair;
 
+/// Rewrites a whole frame; `None` leaves it untouched.
+pub type Rewriter = dyn Fn(&[u8]) -> Option<Vec<u8>>;
+
+/// Frames each party sent, by (sender, round).
+type Sent = HashMap<(Role, u8), Vec<u8>>;
+
 /// A tampering of one hop's frame that keeps its header valid.
 pub enum Attack {
     /// Flip bit `n` (modulo the body's bit length) of the body.
@@ -30,7 +36,7 @@ pub enum Attack {
     /// unauthenticated relay could splice.
     ReaddressedReplay,
     /// Any rewrite of the whole frame (e.g. [`tamper_ecdsa_sign_ot`]).
-    Rewrite(Box<dyn Fn(&[u8]) -> Option<Vec<u8>>>),
+    Rewrite(Box<Rewriter>),
 }
 
 /// Everything that happened in one adversarial run.
@@ -85,7 +91,7 @@ fn engine<D: Ceremony, S: Ceremony>(
     first: Role,
     mut hook: impl FnMut(&View<'_>) -> Vec<Delivery>,
     violations: &mut Vec<String>,
-) -> (Outcome<D::Output, S::Output>, usize, HashMap<(Role, u8), Vec<u8>>) {
+) -> (Outcome<D::Output, S::Output>, usize, Sent) {
     let ((mut device, d0), (mut server, s0)) = pair;
     let mut outcome = Outcome {
         errors: Vec::new(),
@@ -93,20 +99,27 @@ fn engine<D: Ceremony, S: Ceremony>(
         server_output: None,
     };
     let mut attempts = 0;
-    let mut sent: HashMap<(Role, u8), Vec<u8>> = HashMap::new();
-    let mut pending: HashMap<Role, Vec<u8>> = HashMap::from([(Role::Device, d0), (Role::Server, s0)]);
+    let mut sent: Sent = HashMap::new();
+    let mut pending: HashMap<Role, Vec<u8>> =
+        HashMap::from([(Role::Device, d0), (Role::Server, s0)]);
     let mut dead: Vec<Role> = Vec::new();
     let mut round = 1u8;
     while !pending.is_empty() && round < 16 {
         let mut current = core::mem::take(&mut pending);
         for receiver in [first, first.peer()] {
             let from = receiver.peer();
-            let Some(frame) = current.remove(&from) else { continue };
+            let Some(frame) = current.remove(&from) else {
+                continue;
+            };
             sent.insert((from, round), frame.clone());
             if dead.contains(&receiver) {
                 continue;
             }
-            let previous = if round > 1 { sent.get(&(from, round - 1)).cloned() } else { None };
+            let previous = if round > 1 {
+                sent.get(&(from, round - 1)).cloned()
+            } else {
+                None
+            };
             let next = pending.get(&from).cloned().filter(|_| receiver != first);
             let view = View {
                 from,
@@ -147,12 +160,10 @@ fn engine<D: Ceremony, S: Ceremony>(
                         }
                     }
                     Err(e) => {
-                        if let Some(what) = &delivery.must_drop {
-                            if !e.is_droppable() {
-                                violations.push(format!(
-                                    "{from:?} round {round}: {what} gave terminal {e:?}"
-                                ));
-                            }
+                        if let (Some(what), false) = (&delivery.must_drop, e.is_droppable()) {
+                            violations.push(format!(
+                                "{from:?} round {round}: {what} gave terminal {e:?}"
+                            ));
                         }
                         if !e.is_droppable() {
                             dead.push(receiver);
@@ -168,11 +179,17 @@ fn engine<D: Ceremony, S: Ceremony>(
 }
 
 fn genuine(frame: &[u8]) -> Delivery {
-    Delivery { frame: frame.to_vec(), must_drop: None }
+    Delivery {
+        frame: frame.to_vec(),
+        must_drop: None,
+    }
 }
 
 fn bad(frame: Vec<u8>, what: impl Into<String>) -> Delivery {
-    Delivery { frame, must_drop: Some(what.into()) }
+    Delivery {
+        frame,
+        must_drop: Some(what.into()),
+    }
 }
 
 /// Offset of the body inside a frame (the header length).
@@ -202,7 +219,7 @@ fn readdress(frame: &[u8], wallet: Option<&str>, epoch_delta: u64) -> Option<Vec
     envelope::encode(&ctx, env.sender, env.round, env.body).ok()
 }
 
-fn battery(view: &View<'_>, shadow: &HashMap<(Role, u8), Vec<u8>>) -> Vec<Delivery> {
+fn battery(view: &View<'_>, shadow: &Sent) -> Vec<Delivery> {
     let f = view.frame;
     let h = header_len(f);
     let mut out = Vec::new();
@@ -212,7 +229,10 @@ fn battery(view: &View<'_>, shadow: &HashMap<(Role, u8), Vec<u8>>) -> Vec<Delive
         out.push(bad(g, format!("header bit {bit} flipped")));
     }
     for len in [0, 1, 4, 44, h - 1, h, f.len() - 1] {
-        out.push(bad(f[..len.min(f.len() - 1)].to_vec(), format!("truncated to {len}")));
+        out.push(bad(
+            f[..len.min(f.len() - 1)].to_vec(),
+            format!("truncated to {len}"),
+        ));
     }
     let mut longer = f.to_vec();
     longer.push(0);
@@ -251,11 +271,21 @@ pub fn droppable_battery<D: Ceremony, S: Ceremony>(
 ) -> Result<HopReport<D::Output, S::Output>> {
     let mut ignored = Vec::new();
     let shadow_ctx = SessionContext::fresh(protocol, wallet.clone(), epoch)?;
-    let (_, _, shadow) = engine(start(shadow_ctx)?, first, |v| vec![genuine(v.frame)], &mut ignored);
+    let (_, _, shadow) = engine(
+        start(shadow_ctx)?,
+        first,
+        |v| vec![genuine(v.frame)],
+        &mut ignored,
+    );
     let ctx = SessionContext::fresh(protocol, wallet.clone(), epoch)?;
     let mut violations = Vec::new();
-    let (outcome, attempts, _) = engine(start(ctx)?, first, |v| battery(v, &shadow), &mut violations);
-    Ok(HopReport { attempts, violations, outcome })
+    let (outcome, attempts, _) =
+        engine(start(ctx)?, first, |v| battery(v, &shadow), &mut violations);
+    Ok(HopReport {
+        attempts,
+        violations,
+        outcome,
+    })
 }
 
 /// Runs one ceremony in which the frame `from` sends in `round` is replaced by `attack`'s
@@ -272,7 +302,13 @@ pub fn run_with_attack<D: Ceremony, S: Ceremony>(
     let mut ignored = Vec::new();
     let shadow = if matches!(attack, Attack::ReaddressedReplay) {
         let ctx = SessionContext::fresh(protocol, wallet.clone(), epoch)?;
-        engine(start(ctx)?, Role::Server, |v| vec![genuine(v.frame)], &mut ignored).2
+        engine(
+            start(ctx)?,
+            Role::Server,
+            |v| vec![genuine(v.frame)],
+            &mut ignored,
+        )
+        .2
     } else {
         HashMap::new()
     };
@@ -299,7 +335,13 @@ pub fn run_with_attack<D: Ceremony, S: Ceremony>(
             Attack::Rewrite(f) => f(v.frame),
         };
         match tampered {
-            Some(t) => vec![Delivery { frame: t, must_drop: None }, genuine(v.frame)],
+            Some(t) => vec![
+                Delivery {
+                    frame: t,
+                    must_drop: None,
+                },
+                genuine(v.frame),
+            ],
             None => vec![genuine(v.frame)],
         }
     };

@@ -16,11 +16,14 @@ pub struct Transcript {
     pub server_to_device_bytes: usize,
 }
 
+/// Both outputs and what it took to get them.
+pub type Finished<DO, SO> = (DO, SO, Transcript);
+
 /// Delivers frames in lockstep until both sides finish. The first error stops the run and
 /// names the party that raised it.
 pub fn run_pair<D: Ceremony, S: Ceremony>(
     pair: Pair<D, S>,
-) -> Result<(D::Output, S::Output, Transcript), (Role, Error)> {
+) -> Result<Finished<D::Output, S::Output>, (Role, Error)> {
     let ((mut device, d0), (mut server, s0)) = pair;
     let mut transcript = Transcript::default();
     let (mut to_server, mut to_device) = (Some(d0), Some(s0));
@@ -48,6 +51,9 @@ pub fn run_pair<D: Ceremony, S: Ceremony>(
     }
     match (device_out, server_out) {
         (Some(d), Some(s)) => Ok((d, s, transcript)),
-        _ => Err((Role::Device, Error::aborted("ceremony ended without output"))),
+        _ => Err((
+            Role::Device,
+            Error::aborted("ceremony ended without output"),
+        )),
     }
 }

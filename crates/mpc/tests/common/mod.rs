@@ -15,7 +15,11 @@ pub trait Suite: Scheme {
     type Msg: AsRef<Self::Message>;
     fn message(i: u64) -> Self::Msg;
     /// A verifier that shares no code with tandem-mpc.
-    fn independent_verify(public_key: &[u8], message: &Self::Message, sig: &Self::Signature) -> bool;
+    fn independent_verify(
+        public_key: &[u8],
+        message: &Self::Message,
+        sig: &Self::Signature,
+    ) -> bool;
     /// Public key of a freshly drawn private key, and the key bytes as `import` takes them.
     fn random_key() -> (Vec<u8>, Vec<u8>);
     /// Public key for exported secret key bytes, computed independently.
@@ -37,7 +41,9 @@ impl Suite for Secp256k1 {
     }
     fn independent_verify(public_key: &[u8], digest: &[u8; 32], sig: &EcdsaSignature) -> bool {
         let key = k256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).unwrap();
-        let Ok(s) = k256::ecdsa::Signature::from_slice(&sig.to_bytes()) else { return false };
+        let Ok(s) = k256::ecdsa::Signature::from_slice(&sig.to_bytes()) else {
+            return false;
+        };
         let low_s = s.normalize_s() == s;
         let recovered = k256::ecdsa::RecoveryId::from_byte(sig.recovery_id)
             .and_then(|id| k256::ecdsa::VerifyingKey::recover_from_prehash(digest, &s, id).ok());
@@ -85,7 +91,10 @@ impl Suite for Ed25519 {
     }
     fn public_of_export(secret: &[u8; 32]) -> Vec<u8> {
         let scalar = curve25519_dalek::Scalar::from_canonical_bytes(*secret).unwrap();
-        curve25519_dalek::EdwardsPoint::mul_base(&scalar).compress().to_bytes().to_vec()
+        curve25519_dalek::EdwardsPoint::mul_base(&scalar)
+            .compress()
+            .to_bytes()
+            .to_vec()
     }
 }
 
@@ -97,12 +106,18 @@ pub fn ctx<S: Scheme>(op: Operation, wallet: &WalletId, epoch: u64) -> SessionCo
     SessionContext::fresh(Protocol::for_op(S::ID, op), wallet.clone(), epoch).unwrap()
 }
 
-pub fn keygen_pair<S: Scheme>(ctx: SessionContext) -> tandem_mpc::Result<Pair<S::Keygen, S::Keygen>> {
-    Ok((S::keygen(Role::Device, ctx.clone())?, S::keygen(Role::Server, ctx)?))
+pub fn keygen_pair<S: Scheme>(
+    ctx: SessionContext,
+) -> tandem_mpc::Result<Pair<S::Keygen, S::Keygen>> {
+    Ok((
+        S::keygen(Role::Device, ctx.clone())?,
+        S::keygen(Role::Server, ctx)?,
+    ))
 }
 
 pub fn keygen<S: Scheme>(wallet: &WalletId) -> (KeyShare<S>, KeyShare<S>) {
-    let (d, s, _) = run_pair(keygen_pair::<S>(ctx::<S>(Operation::Keygen, wallet, 0)).unwrap()).unwrap();
+    let (d, s, _) =
+        run_pair(keygen_pair::<S>(ctx::<S>(Operation::Keygen, wallet, 0)).unwrap()).unwrap();
     assert_eq!(d.public_key(), s.public_key());
     (d, s)
 }
@@ -113,10 +128,17 @@ pub fn sign_pair<S: Scheme>(
     message: &S::Message,
     ctx: SessionContext,
 ) -> tandem_mpc::Result<Pair<S::Sign, S::Sign>> {
-    Ok((S::sign(device, ctx.clone(), message)?, S::sign(server, ctx, message)?))
+    Ok((
+        S::sign(device, ctx.clone(), message)?,
+        S::sign(server, ctx, message)?,
+    ))
 }
 
-pub fn sign<S: Scheme>(device: &KeyShare<S>, server: &KeyShare<S>, message: &S::Message) -> S::Signature {
+pub fn sign<S: Scheme>(
+    device: &KeyShare<S>,
+    server: &KeyShare<S>,
+    message: &S::Message,
+) -> S::Signature {
     let ctx = ctx::<S>(Operation::Sign, device.wallet(), device.epoch());
     let (d, s, _) = run_pair(sign_pair(device, server, message, ctx).unwrap()).unwrap();
     assert_eq!(d, s, "both parties must finish with the same signature");
@@ -129,7 +151,10 @@ pub fn refresh_pair<S: Scheme>(
     mode: RefreshMode,
     ctx: SessionContext,
 ) -> tandem_mpc::Result<Pair<S::Refresh, S::Refresh>> {
-    Ok((S::refresh(device, ctx.clone(), mode)?, S::refresh(server, ctx, mode)?))
+    Ok((
+        S::refresh(device, ctx.clone(), mode)?,
+        S::refresh(server, ctx, mode)?,
+    ))
 }
 
 pub fn refresh<S: Scheme>(
