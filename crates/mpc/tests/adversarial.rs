@@ -14,7 +14,7 @@ use tandem_mpc::testing::{
     Attack, OtField, Outcome, Pair, droppable_battery, run_with_attack, tamper_ecdsa_sign_ot,
 };
 use tandem_mpc::{
-    Ceremony, ErrorClass, KeyShare, Operation, Protocol, RefreshMode, Role, Scheme, SessionContext,
+    Ceremony, ErrorClass, KeyShare, Operation, Protocol, RefreshMode, Role, SessionContext,
     WalletId,
 };
 
@@ -275,6 +275,3 @@ mod ed25519 {
         refresh_suite::<Ed25519>(RefreshMode::Fast, MANY);
     }
 }
-
-#[allow(dead_code)]
-fn _scheme_in_scope<S: Scheme>() {}

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use tandem_mpc::testing::run_pair;
 use tandem_mpc::{
-    ErrorClass, ExportedShare, ImportedShare, KeyShare, Operation, RefreshMode, Role, Scheme,
+    ErrorClass, ExportedShare, ImportedShare, KeyShare, Operation, RefreshMode, Role,
     SessionContext, export,
 };
 
@@ -226,6 +226,3 @@ macro_rules! generic_suite {
 
 generic_suite!(secp256k1, tandem_mpc::ecdsa::Secp256k1, 50);
 generic_suite!(ed25519, tandem_mpc::ed25519::Ed25519, 300);
-
-#[allow(dead_code)]
-fn _uses(_: &dyn Fn() -> Option<<tandem_mpc::ecdsa::Secp256k1 as Scheme>::Signature>) {}

@@ -12,13 +12,13 @@ use dkls23::protocols::dkg::{
     BroadcastDerivationPhase2to4, BroadcastDerivationPhase3to4, ProofCommitment,
     TransmitInitMulPhase3to4, TransmitInitZeroSharePhase2to4, TransmitInitZeroSharePhase3to4,
 };
-use dkls23::protocols::{Parameters, PartyIndex};
 use dkls23::utilities::hashes::HashOutput;
 use dkls23::utilities::proofs::DLogProof;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::abort::classify;
+use super::parties::{index, one, ordered, ordered_proofs, parameters, routed, split_fragments};
 use super::secret::{Curve, EcdsaSecret};
 use super::{Keygen, Secp256k1};
 use crate::ceremony::{Progress, Rounds, Run};
@@ -58,14 +58,6 @@ pub struct KeygenRounds {
     peer2: Option<Round2>,
 }
 
-pub(crate) fn parameters() -> Result<Parameters> {
-    Parameters::new(2, 2).map_err(|_| Error::aborted("invalid parameters"))
-}
-
-pub(crate) fn index(role: Role) -> Result<PartyIndex> {
-    PartyIndex::new(role.index()).map_err(|_| Error::aborted("invalid party index"))
-}
-
 pub(crate) fn start(me: Role, ctx: SessionContext) -> Result<(Keygen, Vec<u8>)> {
     if ctx.protocol != Protocol::EcdsaKeygen || ctx.epoch != 0 {
         return Err(Error::InvalidInput(
@@ -85,58 +77,6 @@ pub(crate) fn start(me: Role, ctx: SessionContext) -> Result<(Keygen, Vec<u8>)> 
         peer2: None,
     };
     Ok((Run::new(ctx, me, rounds), frame))
-}
-
-/// Phase 1 yields one evaluation per party index; we keep ours and send the peer's.
-pub(crate) fn split_fragments(
-    fragments: &[k256::Scalar],
-    me: Role,
-) -> Result<(k256::Scalar, k256::Scalar)> {
-    let own = fragments.get(usize::from(me.index() - 1));
-    let peer = fragments.get(usize::from(me.peer().index() - 1));
-    match (own, peer) {
-        (Some(own), Some(peer)) => Ok((*own, *peer)),
-        _ => Err(Error::aborted("unexpected fragment count")),
-    }
-}
-
-/// Fragments in party-index order, as phase 2 expects them.
-pub(crate) fn ordered(
-    me: Role,
-    own: k256::Scalar,
-    peer: k256::Scalar,
-) -> Zeroizing<Vec<k256::Scalar>> {
-    Zeroizing::new(match me {
-        Role::Device => vec![own, peer],
-        Role::Server => vec![peer, own],
-    })
-}
-
-/// Proof commitments in party-index order.
-pub(crate) fn ordered_proofs(
-    me: Role,
-    own: ProofCommitment<Curve>,
-    peer: ProofCommitment<Curve>,
-) -> Vec<ProofCommitment<Curve>> {
-    match me {
-        Role::Device => vec![own, peer],
-        Role::Server => vec![peer, own],
-    }
-}
-
-/// A p2p message from the library must be addressed from our peer to us.
-pub(crate) fn routed(sender: PartyIndex, receiver: PartyIndex, me: Role) -> Result<()> {
-    if sender.as_u8() != me.peer().index() || receiver.as_u8() != me.index() {
-        return Err(Error::Malformed("inner message addressed to another party"));
-    }
-    Ok(())
-}
-
-pub(crate) fn one<T>(mut items: Vec<T>) -> Result<T> {
-    match (items.pop(), items.is_empty()) {
-        (Some(item), true) => Ok(item),
-        _ => Err(Error::aborted("expected exactly one message for the peer")),
-    }
 }
 
 impl Rounds for KeygenRounds {

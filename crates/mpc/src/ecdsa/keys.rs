@@ -10,7 +10,7 @@ use k256::{ProjectivePoint, Scalar};
 use zeroize::Zeroizing;
 
 use super::Secp256k1;
-use super::keygen::parameters;
+use super::parties::parameters;
 use super::secret::{Curve, EcdsaSecret};
 use crate::context::{Nonce, WalletId};
 use crate::error::{Error, Result};

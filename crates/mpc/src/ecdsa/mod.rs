@@ -10,6 +10,7 @@
 mod abort;
 mod keygen;
 mod keys;
+mod parties;
 mod refresh;
 mod secret;
 mod sign;

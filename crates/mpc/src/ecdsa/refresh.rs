@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::abort::classify;
-use super::keygen::{index, one, ordered, ordered_proofs, routed, split_fragments};
+use super::parties::{index, one, ordered, ordered_proofs, routed, split_fragments};
 use super::secret::{Curve, EcdsaSecret};
 use super::sign::check_share_context;
 use super::{Refresh, Secp256k1};

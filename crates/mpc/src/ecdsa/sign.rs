@@ -11,7 +11,7 @@ use dkls23::protocols::{Party, PartyIndex};
 use serde::{Deserialize, Serialize};
 
 use super::abort::classify;
-use super::keygen::{index, one, routed};
+use super::parties::{index, one, routed};
 use super::secret::Curve;
 use super::verify::verify_signature;
 use super::{Secp256k1, Sign};

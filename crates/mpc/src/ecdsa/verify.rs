@@ -44,19 +44,20 @@ pub(crate) fn verify_signature(
     digest: &[u8; 32],
     sig: &EcdsaSignature,
 ) -> Result<()> {
-    verify_prehash(public_key, digest, &sig.to_bytes(), LowS::Required)?;
+    let key = VerifyingKey::from_sec1_bytes(public_key)
+        .map_err(|_| Error::InvalidInput("public key is not a valid secp256k1 point"))?;
     let parsed = Signature::from_slice(&sig.to_bytes())
         .map_err(|_| Error::InvalidInput("signature encoding"))?;
+    if parsed.normalize_s() != parsed {
+        return Err(Error::InvalidInput("signature has a high s"));
+    }
+    key.verify_prehash(digest, &parsed)
+        .map_err(|_| Error::InvalidInput("signature does not verify"))?;
     let recovery =
         RecoveryId::from_byte(sig.recovery_id).ok_or(Error::InvalidInput("recovery id"))?;
     let recovered = VerifyingKey::recover_from_prehash(digest, &parsed, recovery)
         .map_err(|_| Error::InvalidInput("recovery id does not recover a key"))?;
-    if recovered.to_sec1_bytes().as_ref()
-        != VerifyingKey::from_sec1_bytes(public_key)
-            .map_err(|_| Error::InvalidInput("public key"))?
-            .to_sec1_bytes()
-            .as_ref()
-    {
+    if recovered != key {
         return Err(Error::InvalidInput("recovery id recovers another key"));
     }
     Ok(())

@@ -38,13 +38,13 @@ impl ShareSecret for Ed25519Secret {
 
     fn encode(&self) -> Result<Vec<u8>> {
         let fail = |_| Error::aborted("share serialisation failed");
-        let encoded = Encoded {
+        let mut encoded = Encoded {
             key: self.key.serialize().map_err(fail)?,
             public: self.public.serialize().map_err(fail)?,
         };
         let out = postcard::to_allocvec(&encoded)
             .map_err(|_| Error::aborted("share serialisation failed"));
-        zeroize::Zeroize::zeroize(&mut { encoded.key });
+        zeroize::Zeroize::zeroize(&mut encoded.key);
         out
     }
 

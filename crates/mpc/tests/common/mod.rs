@@ -7,7 +7,7 @@ use tandem_mpc::ecdsa::{EcdsaSignature, Secp256k1};
 use tandem_mpc::ed25519::{Ed25519, Ed25519Signature};
 use tandem_mpc::testing::{Pair, run_pair};
 use tandem_mpc::{
-    Ceremony, KeyShare, Operation, Protocol, RefreshMode, Role, Scheme, SessionContext, WalletId,
+    KeyShare, Operation, Protocol, RefreshMode, Role, Scheme, SessionContext, WalletId,
 };
 
 /// What a generic test needs to know about a scheme beyond [`Scheme`].
@@ -166,6 +166,3 @@ pub fn refresh<S: Scheme>(
     let (d, s, _) = run_pair(refresh_pair(device, server, mode, ctx).unwrap()).unwrap();
     (d, s)
 }
-
-/// Keeps a ceremony type in scope for callers that only name the trait.
-pub fn _assert_ceremony<C: Ceremony>() {}
