@@ -111,9 +111,8 @@ impl Rounds for SignRounds {
                 // adds an independent strict check; repeating it on the device doubled the
                 // overhead over the bare crate for no gain.
                 if me == Role::Server {
-                    verify_strict(&self.public_key, &self.message, &bytes).map_err(|_| {
-                        Error::cheating("joint signature does not verify strictly")
-                    })?;
+                    verify_strict(&self.public_key, &self.message, &bytes)
+                        .map_err(|_| Error::cheating("joint signature does not verify strictly"))?;
                 }
                 Ok(Progress::Done(Ed25519Signature(bytes)))
             }

@@ -1,0 +1,156 @@
+//! The command line, in the style of one binary with consistent subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Tandem: 2-of-2 MPC wallets you host yourself"
+)]
+pub struct Cli {
+    /// Server URL (default: the saved login's server, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "TANDEM_SERVER")]
+    pub server: Option<String>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, alias = "format-json")]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the Tandem server.
+    Serve(ServeArgs),
+    /// Log in with a one-time code sent by email.
+    Login(LoginArgs),
+    /// Create, list and refresh wallets.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Sign a message, typed data or a transaction with a wallet.
+    #[command(subcommand)]
+    Sign(SignCommand),
+    /// Inspect, extend or end sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Load-test a running server: simulated devices log in, create wallets and sign.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML configuration file (also `TANDEM_CONFIG`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (also `TANDEM_LISTEN`; default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory (also `TANDEM_DATA_DIR`; default ./tandem-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    #[arg(long)]
+    pub email: String,
+    /// The code from the email (prompted for when omitted).
+    #[arg(long, env = "TANDEM_LOGIN_CODE", hide_env_values = true)]
+    pub code: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ChainArg {
+    Evm,
+    Solana,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WalletCommand {
+    /// Create a wallet (a key generation ceremony with the server).
+    Create {
+        #[arg(long, value_enum)]
+        chain: ChainArg,
+    },
+    /// List your wallets.
+    List,
+    /// Show one wallet.
+    Show { wallet: String },
+    /// Refresh a wallet's key shares (same key and address, new shares).
+    Refresh { wallet: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignCommand {
+    /// EIP-191 personal_sign.
+    Message {
+        #[arg(long)]
+        wallet: String,
+        /// The message is hex, not text.
+        #[arg(long)]
+        hex: bool,
+        message: String,
+    },
+    /// EIP-712 typed data from a JSON file (`-` for stdin).
+    TypedData {
+        #[arg(long)]
+        wallet: String,
+        file: PathBuf,
+    },
+    /// An unsigned EVM transaction, hex (legacy EIP-155, EIP-2930 or EIP-1559).
+    Tx {
+        #[arg(long)]
+        wallet: String,
+        transaction: String,
+    },
+    /// A Solana transaction, base64 wire format (signature slots may be empty).
+    SolanaTx {
+        #[arg(long)]
+        wallet: String,
+        transaction: String,
+    },
+    /// A Solana off-chain message.
+    SolanaMessage {
+        #[arg(long)]
+        wallet: String,
+        #[arg(long)]
+        hex: bool,
+        message: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionCommand {
+    /// Show the current session.
+    Status,
+    /// Extend the current session.
+    Refresh,
+    /// End the current session.
+    Logout,
+    /// List your active sessions.
+    List,
+    /// Revoke one of your sessions.
+    Revoke { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Concurrency levels to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    pub concurrency: Vec<usize>,
+    /// Seconds to run each (chain, concurrency) point.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Wallets to create for the wallet-creation latency figure.
+    #[arg(long, default_value_t = 10)]
+    pub keygens: usize,
+    /// Where the server's development outbox is (to read login codes).
+    #[arg(long)]
+    pub outbox: PathBuf,
+    /// Also measure in-process MPC throughput on this machine for the ratio.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub baseline: bool,
+}

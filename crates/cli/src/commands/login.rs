@@ -1,0 +1,57 @@
+use std::io::{BufRead, IsTerminal, Write};
+
+use tandem_client::profile::Profile;
+use tandem_client::{ApiClient, ClientError};
+
+use crate::cli::LoginArgs;
+use crate::context::Context;
+use crate::output;
+
+pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), ClientError> {
+    let server = ctx.server_url();
+    let api = ApiClient::new(&server)?;
+    let started = api.email_start(&args.email).await?;
+    let code = match args.code {
+        Some(c) => c,
+        None => prompt_code(&args.email)?,
+    };
+    let login = api.email_verify(&started.attempt_id, code.trim()).await?;
+    let profile = Profile {
+        server: server.clone(),
+        token: login.token.clone(),
+        email: login.user.email.clone(),
+        session_id: login.session.id.clone(),
+    };
+    profile.save(&ctx.dir)?;
+    let shown = serde_json::json!({
+        "server": server,
+        "user": login.user,
+        "session": login.session,
+    });
+    output::print(json, &shown, || {
+        format!(
+            "Logged in to {server} as {} (session expires in {} min)",
+            login.user.email,
+            (login.session.expires_at - login.session.refreshed_at) / 60_000
+        )
+    });
+    Ok(())
+}
+
+fn prompt_code(email: &str) -> Result<String, ClientError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Enter the 6-digit code sent to {email}: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| ClientError::Local(format!("cannot read the code: {e}")))?;
+    let code = line.trim().to_owned();
+    if code.is_empty() {
+        return Err(ClientError::Local("no code entered".into()));
+    }
+    Ok(code)
+}

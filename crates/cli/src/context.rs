@@ -1,0 +1,88 @@
+//! What the user commands share: the data directory, the saved login, the share store.
+
+use std::path::PathBuf;
+
+use tandem_client::profile::{Profile, data_dir};
+use tandem_client::{ApiClient, ClientError, Device, ShareStore};
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+pub struct Context {
+    pub dir: PathBuf,
+    pub server: Option<String>,
+}
+
+impl Context {
+    pub fn new(server: Option<String>) -> Context {
+        Context {
+            dir: data_dir(),
+            server,
+        }
+    }
+
+    pub fn profile(&self) -> Result<Profile, ClientError> {
+        let profile = Profile::load(&self.dir)?.ok_or(ClientError::NotLoggedIn)?;
+        if let Some(server) = &self.server
+            && server.trim_end_matches('/') != profile.server.trim_end_matches('/')
+        {
+            return Err(ClientError::Local(format!(
+                "the saved login is for {}; run `tandem login` for {server}",
+                profile.server
+            )));
+        }
+        Ok(profile)
+    }
+
+    pub fn server_url(&self) -> String {
+        if let Some(s) = &self.server {
+            return s.clone();
+        }
+        match Profile::load(&self.dir) {
+            Ok(Some(p)) => p.server,
+            _ => DEFAULT_SERVER.to_owned(),
+        }
+    }
+
+    pub fn api(&self) -> Result<ApiClient, ClientError> {
+        let profile = self.profile()?;
+        Ok(ApiClient::new(&profile.server)?.with_token(profile.token))
+    }
+
+    /// Opens the device share store, asking for the passphrase (twice on first use) unless
+    /// `TANDEM_PASSPHRASE` is set.
+    pub fn store(&self) -> Result<ShareStore, ClientError> {
+        let dir = self.dir.join("shares");
+        let first_use = !ShareStore::exists(&dir);
+        let passphrase = match std::env::var("TANDEM_PASSPHRASE") {
+            Ok(p) if !p.is_empty() => p,
+            _ => prompt_passphrase(first_use)?,
+        };
+        Ok(ShareStore::open(&dir, &passphrase)?)
+    }
+
+    pub fn device(&self) -> Result<Device, ClientError> {
+        Ok(Device::new(self.api()?, self.store()?))
+    }
+}
+
+fn prompt_passphrase(first_use: bool) -> Result<String, ClientError> {
+    let read = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| ClientError::Local(format!("cannot read the passphrase: {e}")))
+    };
+    if !first_use {
+        return read("Passphrase for your device shares: ");
+    }
+    eprintln!("Choose a passphrase to encrypt your device shares on this machine.");
+    let first = read("New passphrase: ")?;
+    if first.chars().count() < 8 {
+        return Err(ClientError::Local(
+            "the passphrase needs at least 8 characters".into(),
+        ));
+    }
+    let again = read("Repeat it: ")?;
+    if first != again {
+        return Err(ClientError::Local("the passphrases do not match".into()));
+    }
+    Ok(first)
+}

@@ -1,0 +1,32 @@
+//! `tandem`: the server (`tandem serve`) and the device-side user commands in one binary.
+
+mod cli;
+mod commands;
+mod context;
+mod output;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    // One TLS provider for the whole process (reqwest, sqlx and lettre all use rustls).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = cli::Cli::parse();
+    let json = args.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(json, &e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Runs the `tandem` binary as a user would, with its own home directory.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+use super::server::Server;
+
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+pub struct Cli {
+    home: TempDir,
+    server: String,
+}
+
+impl Cli {
+    pub fn new(server: &Server) -> Cli {
+        Cli {
+            home: tempfile::tempdir().expect("home"),
+            server: server.url.clone(),
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.home.path().to_owned()
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.env("TANDEM_HOME", self.home.path())
+            .env("TANDEM_SERVER", &self.server)
+            .env("TANDEM_PASSPHRASE", PASSPHRASE)
+            .env_remove("TANDEM_LOGIN_CODE");
+        cmd
+    }
+
+    /// Runs a command; returns (success, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run tandem")
+    }
+
+    /// Runs a `--json` command that must succeed and returns its JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "tandem {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("tandem {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })
+    }
+
+    /// `tandem login --email`, typing the code from the outbox at the prompt.
+    pub fn login(&self, server: &Server, email: &str) -> serde_json::Value {
+        let before = server.code_count(email);
+        let mut child = self
+            .command()
+            .args(["--json", "login", "--email", email])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn login");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while server.code_count(email) == before {
+            assert!(std::time::Instant::now() < deadline, "login code never arrived");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let code = server.login_code(email);
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{code}").expect("type code");
+        drop(stdin);
+        let out = child.wait_with_output().expect("login");
+        assert!(
+            out.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("login json")
+    }
+
+    /// The saved session token (for direct HTTP checks).
+    pub fn token(&self) -> String {
+        let text = std::fs::read_to_string(self.home.path().join("session.json")).expect("session");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("session json");
+        v["token"].as_str().expect("token").to_owned()
+    }
+}

@@ -1,0 +1,36 @@
+//! Test harness: the real `tandem` binary as server and as CLI, on loopback.
+#![allow(dead_code)]
+
+pub mod server;
+pub mod cli;
+pub mod verify;
+
+pub use cli::Cli;
+pub use server::{Backend, Server, ServerOptions};
+
+/// Runs `f` once per database backend the machine offers (PostgreSQL skipped with a printed
+/// reason when unreachable, unless `TANDEM_REQUIRE_PEERS=1`).
+pub async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f(Backend::Sqlite).await;
+    if let Some(db) = tandem_server::store::testing::temp_postgres().await {
+        f(Backend::Postgres(db.url.clone())).await;
+        let _ = db.drop_db().await;
+    }
+}
+
+pub fn unique_email(tag: &str) -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom_fill(&mut b);
+    format!("{tag}-{}@example.test", hex::encode(b))
+}
+
+fn getrandom_fill(b: &mut [u8]) -> Result<(), ()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(b))
+        .map_err(|_| ())
+}

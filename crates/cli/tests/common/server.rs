@@ -1,0 +1,195 @@
+//! Starts `tandem serve` on 127.0.0.1 with a fresh data directory and a file clock.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// Extra environment for the server process.
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    clock_file: PathBuf,
+    _dir: Option<TempDir>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Fixed start of the test clock: 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600_000;
+
+impl Server {
+    pub fn start(backend: &Backend) -> Server {
+        Server::start_with(backend, ServerOptions::default())
+    }
+
+    pub fn start_with(backend: &Backend, opts: ServerOptions) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let clock_file = dir.path().join("clock");
+        std::fs::write(&clock_file, T0.to_string()).expect("clock file");
+        let mut server = Server::spawn(backend, &data_dir, &clock_file, &opts);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A second instance sharing a database (and the key file, as instances of one
+    /// deployment do) but with its own outbox directory.
+    pub fn start_sibling(&self, backend: &Backend) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let opts = ServerOptions {
+            env: vec![(
+                "TANDEM_VAULT__KEY_FILE".into(),
+                self.data_dir.join("server-kek.key").display().to_string(),
+            )],
+        };
+        let mut server = Server::spawn(backend, &data_dir, &self.clock_file, &opts);
+        server._dir = Some(dir);
+        server
+    }
+
+    fn spawn(backend: &Backend, data_dir: &Path, clock_file: &Path, opts: &ServerOptions) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("TANDEM_CLOCK", format!("file:{}", clock_file.display()))
+            .env("TANDEM_LOG", "info,tower_http=warn,sqlx=warn")
+            .env_remove("TANDEM_CONFIG")
+            .env_remove("TANDEM_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Backend::Postgres(url) = backend {
+            cmd.env("TANDEM_DATABASE_URL", url);
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn tandem serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log2.lock().unwrap().push(line);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("tandem listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; log:\n{}", log.lock().unwrap().join("\n"));
+            }
+        };
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            clock_file: clock_file.to_owned(),
+            _dir: None,
+            log,
+        }
+    }
+
+    /// Sets the injected clock (Unix ms).
+    pub fn set_time(&self, ms: i64) {
+        let tmp = self.clock_file.with_extension("tmp");
+        std::fs::write(&tmp, ms.to_string()).expect("clock");
+        std::fs::rename(&tmp, &self.clock_file).expect("clock");
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The newest login code the development outbox holds for `email`, waiting briefly.
+    pub fn login_code(&self, email: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(code) = outbox_code(&self.data_dir, email) {
+                return code;
+            }
+            assert!(Instant::now() < deadline, "no code for {email} in the outbox");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How many codes the outbox holds for `email`.
+    pub fn code_count(&self, email: &str) -> usize {
+        outbox_lines(&self.data_dir, email).len()
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+}
+
+fn outbox_lines(dir: &Path, email: &str) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(dir.join("dev-outbox.jsonl")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["to"].as_str() == Some(email))
+        .collect()
+}
+
+fn outbox_code(dir: &Path, email: &str) -> Option<String> {
+    outbox_lines(dir, email)
+        .last()
+        .and_then(|v| v["code"].as_str().map(str::to_owned))
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM first: the server shuts down gracefully (and closes its pool).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,57 @@
+use tandem_mpc::{KeyShare, Nonce, Operation as MpcOp, Role, SessionContext, WalletId};
+use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
+use tandem_proto::scheme::ChainScheme;
+use tandem_proto::wallet::WalletInfo;
+
+use super::driver::{compute, drive, nonce_hex, parse_nonce};
+use super::socket::Socket;
+use super::{Progress, report};
+use crate::error::ClientError;
+use crate::store::{ShareState, ShareStore};
+
+/// Creates a wallet: runs DKG, stores the device share durably, then lets the server commit.
+pub async fn keygen<S: ChainScheme>(
+    mut socket: Socket,
+    store: &ShareStore,
+    progress: Progress<'_>,
+) -> Result<(WalletInfo, KeyShare<S>), ClientError> {
+    let device_nonce = Nonce::generate()?;
+    socket
+        .send_control(&ClientMessage::Start {
+            operation: Operation::Keygen { chain: S::CHAIN },
+            device_nonce: nonce_hex(&device_nonce),
+        })
+        .await?;
+    let (wallet_id, server_nonce) = match socket.control().await? {
+        ServerMessage::Accepted {
+            wallet_id,
+            epoch: 0,
+            server_nonce,
+        } => (wallet_id, parse_nonce(&server_nonce)?),
+        _ => return Err(ClientError::Protocol("expected `accepted`".into())),
+    };
+    report(progress, "generating key shares");
+    let ctx = SessionContext::derive(
+        S::protocol(MpcOp::Keygen),
+        WalletId::new(wallet_id.clone())?,
+        0,
+        &device_nonce,
+        &server_nonce,
+    );
+    let (ceremony, first) = compute(|| S::keygen(Role::Device, ctx))?;
+    let share = drive(&mut socket, ceremony, first).await?;
+    report(progress, "storing the device share");
+    store.put(&wallet_id, 0, ShareState::Current, &share.to_bytes()?)?;
+    socket.send_control(&ClientMessage::Stored).await?;
+    let wallet = match socket.control().await? {
+        ServerMessage::KeygenDone { wallet } => wallet,
+        _ => return Err(ClientError::Protocol("expected `keygen_done`".into())),
+    };
+    socket.close().await;
+    if wallet.id != wallet_id || wallet.public_key != hex::encode(share.public_key()) {
+        return Err(ClientError::Protocol(
+            "the server reports a different wallet than the one generated".into(),
+        ));
+    }
+    Ok((wallet, share))
+}

@@ -1,0 +1,93 @@
+use tandem_mpc::{KeyShare, Nonce, Operation as MpcOp, RefreshMode, SessionContext, WalletId};
+use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
+use tandem_proto::scheme::{ChainScheme, refresh_test_input};
+use tandem_proto::wallet::WalletInfo;
+
+use super::driver::{compute, drive, nonce_hex, parse_nonce};
+use super::socket::Socket;
+use super::{Progress, report};
+use crate::error::ClientError;
+use crate::store::{ShareState, ShareStore};
+
+/// Fast refresh with the two-phase commit: the new share is stored as staged, proven by a
+/// joint test signature, and promoted only once the server confirms its commit.
+pub async fn refresh<S: ChainScheme>(
+    mut socket: Socket,
+    wallet_id: &str,
+    share: &KeyShare<S>,
+    store: &ShareStore,
+    progress: Progress<'_>,
+) -> Result<(WalletInfo, KeyShare<S>), ClientError> {
+    let epoch = share.epoch();
+    let wid = WalletId::new(wallet_id.to_owned())?;
+    let device_nonce = Nonce::generate()?;
+    socket
+        .send_control(&ClientMessage::Start {
+            operation: Operation::Refresh {
+                wallet_id: wallet_id.to_owned(),
+                epoch,
+            },
+            device_nonce: nonce_hex(&device_nonce),
+        })
+        .await?;
+    let server_nonce = match socket.control().await? {
+        ServerMessage::Accepted {
+            wallet_id: id,
+            epoch: e,
+            server_nonce,
+        } if id == wallet_id && e == epoch => parse_nonce(&server_nonce)?,
+        _ => return Err(ClientError::Protocol("expected `accepted`".into())),
+    };
+    report(progress, "refreshing shares");
+    let ctx = SessionContext::derive(
+        S::protocol(MpcOp::RefreshFast),
+        wid.clone(),
+        epoch,
+        &device_nonce,
+        &server_nonce,
+    );
+    let refresh_session = ctx.session_id.0;
+    let (ceremony, first) = compute(|| S::refresh(share, ctx, RefreshMode::Fast))?;
+    let new_share = drive(&mut socket, ceremony, first).await?;
+    let new_epoch = new_share.epoch();
+    store.put(
+        wallet_id,
+        new_epoch,
+        ShareState::Staged,
+        &new_share.to_bytes()?,
+    )?;
+    report(progress, "proving the new shares");
+    let test_nonce = Nonce::generate()?;
+    socket
+        .send_control(&ClientMessage::Staged {
+            device_nonce: nonce_hex(&test_nonce),
+        })
+        .await?;
+    let server_nonce = match socket.control().await? {
+        ServerMessage::TestSign { server_nonce } => parse_nonce(&server_nonce)?,
+        _ => return Err(ClientError::Protocol("expected `test_sign`".into())),
+    };
+    let ctx = SessionContext::derive(
+        S::protocol(MpcOp::Sign),
+        wid,
+        new_epoch,
+        &test_nonce,
+        &server_nonce,
+    );
+    let input = refresh_test_input(S::CHAIN, wallet_id, new_epoch, &refresh_session);
+    let message = S::message(&input)?;
+    let (ceremony, first) = compute(|| S::sign(&new_share, ctx, message))?;
+    drive(&mut socket, ceremony, first).await?;
+    let wallet = match socket.control().await? {
+        ServerMessage::Committed { wallet } => wallet,
+        _ => return Err(ClientError::Protocol("expected `committed`".into())),
+    };
+    socket.close().await;
+    if wallet.epoch != new_epoch {
+        return Err(ClientError::Protocol(
+            "the server committed another epoch".into(),
+        ));
+    }
+    store.promote(wallet_id, new_epoch)?;
+    Ok((wallet, new_share))
+}

@@ -1,0 +1,66 @@
+use tandem_mpc::{KeyShare, Nonce, Operation as MpcOp, SessionContext, WalletId};
+use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
+use tandem_proto::prepare::prepare;
+use tandem_proto::scheme::ChainScheme;
+use tandem_proto::sign::{SignPayload, SignResult};
+
+use super::driver::{compute, drive, nonce_hex, parse_nonce};
+use super::socket::Socket;
+use super::{Progress, report};
+use crate::error::ClientError;
+
+/// Signs `payload` jointly. The device parses the payload itself and checks that what the
+/// server releases is exactly the signature the ceremony produced.
+pub async fn sign<S: ChainScheme>(
+    mut socket: Socket,
+    wallet_id: &str,
+    share: &KeyShare<S>,
+    payload: &SignPayload,
+    progress: Progress<'_>,
+) -> Result<SignResult, ClientError> {
+    let prepared = prepare(payload, S::CHAIN, share.public_key())?;
+    let device_nonce = Nonce::generate()?;
+    socket
+        .send_control(&ClientMessage::Start {
+            operation: Operation::Sign {
+                wallet_id: wallet_id.to_owned(),
+                epoch: share.epoch(),
+                payload: payload.clone(),
+            },
+            device_nonce: nonce_hex(&device_nonce),
+        })
+        .await?;
+    let server_nonce = match socket.control().await? {
+        ServerMessage::Accepted {
+            wallet_id: id,
+            epoch,
+            server_nonce,
+        } if id == wallet_id && epoch == share.epoch() => parse_nonce(&server_nonce)?,
+        _ => return Err(ClientError::Protocol("expected `accepted`".into())),
+    };
+    report(progress, "signing");
+    let ctx = SessionContext::derive(
+        S::protocol(MpcOp::Sign),
+        WalletId::new(wallet_id.to_owned())?,
+        share.epoch(),
+        &device_nonce,
+        &server_nonce,
+    );
+    let message = S::message(prepared.signing_input())?;
+    let (ceremony, first) = compute(|| S::sign(share, ctx, message))?;
+    let signature = drive(&mut socket, ceremony, first).await?;
+    let ours = S::finish(&prepared, &signature)?;
+    let released = match socket.control().await? {
+        ServerMessage::Signed { result } => result,
+        _ => return Err(ClientError::Protocol("expected `signed`".into())),
+    };
+    socket.close().await;
+    if released.signature != ours.signature
+        || released.signed_transaction != ours.signed_transaction
+    {
+        return Err(ClientError::Protocol(
+            "the server released a different signature than the ceremony produced".into(),
+        ));
+    }
+    Ok(ours)
+}

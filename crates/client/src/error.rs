@@ -1,0 +1,47 @@
+use tandem_proto::ApiError;
+
+/// Everything that can go wrong on the device side. No variant carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server refused the request.
+    #[error("{0}")]
+    Api(ApiError),
+    #[error("cannot reach the server: {0}")]
+    Http(String),
+    #[error("ceremony socket: {0}")]
+    Socket(String),
+    #[error("the server broke the ceremony protocol: {0}")]
+    Protocol(String),
+    #[error("ceremony failed: {0}")]
+    Mpc(String),
+    #[error("share store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("no share for wallet {0} on this device")]
+    NoShare(String),
+    #[error("not logged in")]
+    NotLoggedIn,
+    #[error("{0}")]
+    Local(String),
+}
+
+impl ClientError {
+    /// The server's error code, if the server refused.
+    pub fn code(&self) -> Option<tandem_proto::ErrorCode> {
+        match self {
+            ClientError::Api(e) => Some(e.code),
+            _ => None,
+        }
+    }
+}
+
+impl From<ApiError> for ClientError {
+    fn from(e: ApiError) -> Self {
+        ClientError::Api(e)
+    }
+}
+
+impl From<tandem_mpc::Error> for ClientError {
+    fn from(e: tandem_mpc::Error) -> Self {
+        ClientError::Mpc(e.to_string())
+    }
+}

@@ -1,0 +1,54 @@
+//! The store's error type. No variant ever carries secret material: messages name files,
+//! wallets and epochs, never shares, keys or passphrases.
+
+use thiserror::Error;
+
+/// Why a share store operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The passphrase does not unlock this store.
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    /// A store file failed to parse or authenticate. The message names the file, never its content.
+    #[error("share store is corrupt: {0}")]
+    Corrupt(String),
+    /// No such share, staged share or wallet.
+    #[error("not found")]
+    NotFound,
+    /// A different share already occupies that wallet and epoch; shares are never silently replaced.
+    #[error("a different share is already stored for this wallet and epoch")]
+    AlreadyExists,
+    /// The operation would stage or promote an epoch older than the wallet's current one.
+    #[error("epoch {epoch} is older than the current epoch {current}")]
+    StaleEpoch {
+        /// The epoch asked for.
+        epoch: u64,
+        /// The wallet's highest current epoch.
+        current: u64,
+    },
+    /// The wallet id is not 1–64 characters of `[A-Za-z0-9_-]`.
+    #[error("invalid wallet id: expected 1-64 characters of [A-Za-z0-9_-]")]
+    InvalidWalletId,
+    /// Argon2 parameters rejected at creation (out of range or refused by Argon2).
+    #[error("invalid KDF parameters: {0}")]
+    InvalidKdfParams(String),
+    /// The share exceeds [`MAX_SHARE_LEN`](super::MAX_SHARE_LEN).
+    #[error("share is too large: {len} bytes, at most {max} allowed")]
+    ShareTooLarge {
+        /// Size of the refused share.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The store was re-keyed through another handle (or process) after this one was opened;
+    /// writing with the old key would produce shares nobody can read, so the handle refuses.
+    #[error("the store's passphrase was changed elsewhere; reopen it")]
+    KeyChanged,
+    /// The OS random number generator failed; nothing was written.
+    #[error("the OS random number generator is unavailable")]
+    Rng,
+    /// A file system operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,82 @@
+//! Login and session bodies.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/auth/email/start`
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailStartRequest {
+    pub email: String,
+}
+
+/// The same answer whether or not the address has an account.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EmailStartResponse {
+    /// Binds the code to this login attempt; send it back with the code.
+    pub attempt_id: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// `POST /v1/auth/email/verify`
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailVerifyRequest {
+    pub attempt_id: String,
+    pub code: String,
+}
+
+impl core::fmt::Debug for EmailVerifyRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EmailVerifyRequest")
+            .field("attempt_id", &self.attempt_id)
+            .field("code", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A new session: the bearer token is shown exactly once, here.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub session: SessionInfo,
+    pub user: UserInfo,
+}
+
+impl core::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("token", &"[redacted]")
+            .field("session", &self.session)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    pub id: String,
+    pub email: String,
+}
+
+/// A session as the user may see it (never the token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    pub id: String,
+    pub auth_method: String,
+    /// All times are Unix milliseconds.
+    pub created_at: i64,
+    pub refreshed_at: i64,
+    pub expires_at: i64,
+    /// Refresh never extends a session past this.
+    pub absolute_expires_at: i64,
+    /// True for the session making the request.
+    #[serde(default)]
+    pub current: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+}

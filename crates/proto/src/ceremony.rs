@@ -1,0 +1,130 @@
+//! The ceremony socket (`GET /v1/ceremony`, WebSocket, authenticated by the session's bearer
+//! token). One socket carries one ceremony:
+//!
+//! ```text
+//! device                                   server
+//!   Start{operation, device_nonce}   ──▶
+//!                                    ◀──   Accepted{wallet_id, epoch, server_nonce}
+//!   binary MPC frames                ◀─▶   binary MPC frames   (tandem-mpc envelopes)
+//! keygen:
+//!   Stored{}                         ──▶   (device has persisted its share)
+//!                                    ◀──   KeygenDone{wallet}
+//! sign:
+//!                                    ◀──   Signed{result}
+//! refresh (two-phase, DESIGN.md §5):
+//!   Staged{device_nonce}             ──▶   (both sides persisted the staged share)
+//!                                    ◀──   TestSign{server_nonce}
+//!   binary MPC frames (test signature under the new epoch)
+//!                                    ◀──   Committed{wallet}   (device then promotes)
+//! any time:                          ◀──   Failed{error}  (then the socket closes)
+//! ```
+//!
+//! Control messages are JSON text frames; MPC frames are binary frames holding exactly one
+//! `tandem-mpc` envelope.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::sign::{SignPayload, SignResult};
+use crate::wallet::{Chain, WalletInfo};
+
+/// What the ceremony is for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    Keygen {
+        chain: Chain,
+    },
+    Sign {
+        wallet_id: String,
+        /// The epoch of the device's share; the server refuses a mismatch up front.
+        epoch: u64,
+        payload: SignPayload,
+    },
+    /// Fast refresh (same OT state), followed by a joint test signature and the commit.
+    Refresh {
+        wallet_id: String,
+        epoch: u64,
+    },
+}
+
+/// Device → server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Start {
+        operation: Operation,
+        /// Hex, 32 bytes from the OS CSPRNG.
+        device_nonce: String,
+    },
+    /// Keygen: the device has durably stored its new share.
+    Stored,
+    /// Refresh: the device has durably stored its staged share; the nonce starts the test
+    /// signature's session.
+    Staged { device_nonce: String },
+}
+
+/// Server → device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerMessage {
+    Accepted {
+        wallet_id: String,
+        epoch: u64,
+        /// Hex, 32 bytes.
+        server_nonce: String,
+    },
+    KeygenDone {
+        wallet: WalletInfo,
+    },
+    Signed {
+        result: SignResult,
+    },
+    TestSign {
+        server_nonce: String,
+    },
+    Committed {
+        wallet: WalletInfo,
+    },
+    Failed {
+        error: ApiError,
+    },
+}
+
+/// The fixed message of a refresh's test signature: binds wallet, new epoch and the refresh
+/// session, so it can never be replayed as a signature over anything meaningful.
+pub fn refresh_test_message(wallet_id: &str, new_epoch: u64, refresh_session: &[u8]) -> Vec<u8> {
+    let mut m = b"tandem/refresh-test-signature/v1".to_vec();
+    m.extend_from_slice(&(wallet_id.len() as u64).to_be_bytes());
+    m.extend_from_slice(wallet_id.as_bytes());
+    m.extend_from_slice(&new_epoch.to_be_bytes());
+    m.extend_from_slice(refresh_session);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::Encoding;
+
+    #[test]
+    fn start_round_trips_flat() {
+        let msg = ClientMessage::Start {
+            operation: Operation::Sign {
+                wallet_id: "w".into(),
+                epoch: 3,
+                payload: SignPayload::EvmMessage {
+                    message: "hi".into(),
+                    encoding: Encoding::Utf8,
+                },
+            },
+            device_nonce: "00".into(),
+        };
+        let json = serde_json::to_string(&msg).unwrap_or_default();
+        assert!(json.contains(r#""type":"start""#), "{json}");
+        assert!(json.contains(r#""kind":"sign""#), "{json}");
+        let back: ClientMessage = serde_json::from_str(&json).unwrap_or(ClientMessage::Stored);
+        assert_eq!(back, msg);
+    }
+}

@@ -1,0 +1,228 @@
+//! Errors as they cross the wire: `{"code": "...", "message": "...", "field": "..."}`.
+//! Codes are stable API; messages are for humans and may change.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error code the server can return, over HTTP or inside a ceremony socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON or does not have the expected shape.
+    InvalidRequest,
+    /// A field has an invalid value; `field` names it.
+    InvalidField,
+    InvalidEmail,
+    InvalidHex,
+    InvalidBase64,
+    InvalidRlp,
+    InvalidTransaction,
+    UnsupportedTransactionType,
+    AlreadySigned,
+    MissingChainId,
+    InvalidTypedData,
+    InvalidMessage,
+    /// The wallet is not a required signer of the Solana transaction.
+    NotASigner,
+    /// The payload kind does not belong to the wallet's chain.
+    WrongChain,
+    /// A bare digest was offered for signing; Tandem only signs payloads it parsed itself.
+    DigestSigningRefused,
+    PayloadTooLarge,
+    /// No session token, or an unknown one.
+    Unauthorized,
+    SessionExpired,
+    SessionRevoked,
+    CodeInvalid,
+    CodeExpired,
+    CodeExhausted,
+    RateLimited,
+    NotFound,
+    WalletNotFound,
+    WalletFrozen,
+    /// The state changed underneath the request (e.g. the wallet's epoch moved on).
+    Conflict,
+    /// The device's share does not match the server's (different epoch or wallet).
+    EpochMismatch,
+    CeremonyFailed,
+    CeremonyTimeout,
+    TooManyCeremonies,
+    /// A ceremony socket message arrived out of order or malformed.
+    ProtocolError,
+    DeliveryFailed,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is returned with.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest
+            | InvalidField
+            | InvalidEmail
+            | InvalidHex
+            | InvalidBase64
+            | InvalidRlp
+            | InvalidTransaction
+            | UnsupportedTransactionType
+            | AlreadySigned
+            | MissingChainId
+            | InvalidTypedData
+            | InvalidMessage
+            | NotASigner
+            | WrongChain
+            | DigestSigningRefused
+            | CodeInvalid
+            | CodeExpired
+            | CodeExhausted
+            | ProtocolError => 400,
+            PayloadTooLarge => 413,
+            Unauthorized | SessionExpired | SessionRevoked => 401,
+            NotFound | WalletNotFound => 404,
+            WalletFrozen | Conflict | EpochMismatch => 409,
+            RateLimited | TooManyCeremonies => 429,
+            CeremonyTimeout => 408,
+            CeremonyFailed => 422,
+            DeliveryFailed => 502,
+            Internal => 500,
+        }
+    }
+
+    /// The code as it appears on the wire (a test keeps this equal to serde's spelling).
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest => "invalid_request",
+            InvalidField => "invalid_field",
+            InvalidEmail => "invalid_email",
+            InvalidHex => "invalid_hex",
+            InvalidBase64 => "invalid_base64",
+            InvalidRlp => "invalid_rlp",
+            InvalidTransaction => "invalid_transaction",
+            UnsupportedTransactionType => "unsupported_transaction_type",
+            AlreadySigned => "already_signed",
+            MissingChainId => "missing_chain_id",
+            InvalidTypedData => "invalid_typed_data",
+            InvalidMessage => "invalid_message",
+            NotASigner => "not_a_signer",
+            WrongChain => "wrong_chain",
+            DigestSigningRefused => "digest_signing_refused",
+            PayloadTooLarge => "payload_too_large",
+            Unauthorized => "unauthorized",
+            SessionExpired => "session_expired",
+            SessionRevoked => "session_revoked",
+            CodeInvalid => "code_invalid",
+            CodeExpired => "code_expired",
+            CodeExhausted => "code_exhausted",
+            RateLimited => "rate_limited",
+            NotFound => "not_found",
+            WalletNotFound => "wallet_not_found",
+            WalletFrozen => "wallet_frozen",
+            Conflict => "conflict",
+            EpochMismatch => "epoch_mismatch",
+            CeremonyFailed => "ceremony_failed",
+            CeremonyTimeout => "ceremony_timeout",
+            TooManyCeremonies => "too_many_ceremonies",
+            ProtocolError => "protocol_error",
+            DeliveryFailed => "delivery_failed",
+            Internal => "internal",
+        }
+    }
+}
+
+impl core::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON error body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request field at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `rate_limited`: how long to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+impl core::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{} ({}): {}", self.code, field, self.message),
+            None => write!(f, "{}: {}", self.code, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde() {
+        use ErrorCode::*;
+        for code in [
+            InvalidRequest,
+            InvalidField,
+            InvalidEmail,
+            InvalidHex,
+            InvalidBase64,
+            InvalidRlp,
+            InvalidTransaction,
+            UnsupportedTransactionType,
+            AlreadySigned,
+            MissingChainId,
+            InvalidTypedData,
+            InvalidMessage,
+            NotASigner,
+            WrongChain,
+            DigestSigningRefused,
+            PayloadTooLarge,
+            Unauthorized,
+            SessionExpired,
+            SessionRevoked,
+            CodeInvalid,
+            CodeExpired,
+            CodeExhausted,
+            RateLimited,
+            NotFound,
+            WalletNotFound,
+            WalletFrozen,
+            Conflict,
+            EpochMismatch,
+            CeremonyFailed,
+            CeremonyTimeout,
+            TooManyCeremonies,
+            ProtocolError,
+            DeliveryFailed,
+            Internal,
+        ] {
+            let json = serde_json::to_value(code).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(code.as_str()));
+            assert!((400..600).contains(&code.http_status()));
+        }
+    }
+}

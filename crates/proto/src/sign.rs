@@ -1,0 +1,88 @@
+//! What a client asks to sign: always a payload the server parses itself, never a digest.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::wallet::Chain;
+
+/// How a text field is to be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    /// `0x`-prefixed or bare hex.
+    Hex,
+}
+
+/// A signing request. The server computes the digest from it; `digest` exists only so that
+/// such a request gets a precise refusal instead of a generic parse error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SignPayload {
+    /// EIP-191 `personal_sign`.
+    EvmMessage {
+        message: String,
+        #[serde(default)]
+        encoding: Encoding,
+    },
+    /// EIP-712 typed data, as `eth_signTypedData_v4` takes it.
+    EvmTypedData {
+        #[schema(value_type = Object)]
+        typed_data: serde_json::Value,
+    },
+    /// An unsigned transaction in its signing encoding, hex: legacy (EIP-155) RLP,
+    /// `0x01 ‖ rlp` (EIP-2930) or `0x02 ‖ rlp` (EIP-1559).
+    EvmTransaction { transaction: String },
+    /// A serialized Solana transaction (signature slots may be empty), base64.
+    SolanaTransaction { transaction: String },
+    /// A Solana off-chain message.
+    SolanaMessage {
+        message: String,
+        #[serde(default)]
+        encoding: Encoding,
+    },
+    /// Always refused with `digest_signing_refused`.
+    Digest { digest: String },
+}
+
+impl SignPayload {
+    /// The chain this payload belongs to (`None` for a bare digest).
+    pub fn chain(&self) -> Option<Chain> {
+        match self {
+            SignPayload::EvmMessage { .. }
+            | SignPayload::EvmTypedData { .. }
+            | SignPayload::EvmTransaction { .. } => Some(Chain::Evm),
+            SignPayload::SolanaTransaction { .. } | SignPayload::SolanaMessage { .. } => {
+                Some(Chain::Solana)
+            }
+            SignPayload::Digest { .. } => None,
+        }
+    }
+}
+
+/// `POST /v1/wallets/{id}/preview`: what signing this payload would mean, without signing.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PreviewResponse {
+    /// Hex of what the scheme signs: the 32-byte digest (EVM) or the message bytes (Solana).
+    pub signing_input: String,
+    /// The parsed intent (kind-tagged), as the policy engine sees it.
+    #[schema(value_type = Object)]
+    pub intent: serde_json::Value,
+}
+
+/// A released signature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SignResult {
+    /// EVM: `0x` hex of r ‖ s ‖ v (v = 27/28). Solana: base58 of the 64-byte signature.
+    pub signature: String,
+    /// EVM transactions: `0x` hex of the signed EIP-2718 transaction. Solana transactions:
+    /// base64 of the signed wire transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_transaction: Option<String>,
+    /// EVM transactions: `0x` hex of the transaction hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_hash: Option<String>,
+    #[schema(value_type = Object)]
+    pub intent: serde_json::Value,
+}

@@ -1,0 +1,160 @@
+//! Wires the services together from a [`Config`] and runs the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::auth::EmailOtp;
+use crate::ceremony::{Ceremonies, CeremonyConfig};
+use crate::clock::{self, SharedClock};
+use crate::config::Config;
+use crate::notify::mailer_from_config;
+use crate::sessions::{SessionConfig, Sessions};
+use crate::store::Store;
+use crate::vault::{LocalKeyProvider, Vault};
+use crate::wallets::Wallets;
+
+/// Request-size and ceremony limits the HTTP layer enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_frame_bytes: usize,
+}
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub otp: EmailOtp,
+    pub sessions: Sessions,
+    pub wallets: Wallets,
+    pub ceremonies: Ceremonies,
+    pub limits: Limits,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("key provider: {0}")]
+    Vault(#[from] crate::vault::VaultError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::notify::MailError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+impl AppState {
+    pub async fn build(config: &Config) -> Result<AppState, StartError> {
+        let clock =
+            clock::from_spec(&config.clock).map_err(|e| StartError::Config(e.to_string()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            StartError::Config(format!("data dir {}: {e}", config.data_dir.display()))
+        })?;
+        let store = Store::connect(&config.database_url()).await?;
+        let provider = LocalKeyProvider::open_or_create(&config.key_file())?;
+        let vault = Vault::new(Arc::new(provider));
+        let mailer = mailer_from_config(config, clock.clone())?;
+        let otp = EmailOtp::new(store.clone(), clock.clone(), mailer, config.otp.clone());
+        let sessions = Sessions::new(
+            store.clone(),
+            clock.clone(),
+            SessionConfig::from_settings(&config.sessions),
+        );
+        let wallets = Wallets::new(store.clone(), vault, clock.clone());
+        let ceremonies = Ceremonies::new(
+            wallets.clone(),
+            CeremonyConfig {
+                round_timeout: Duration::from_secs(config.limits.round_timeout_secs),
+                max_per_user: config.limits.max_ceremonies_per_user as usize,
+            },
+        );
+        Ok(AppState {
+            store,
+            clock,
+            otp,
+            sessions,
+            wallets,
+            ceremonies,
+            limits: Limits {
+                max_body_bytes: config.limits.max_body_bytes,
+                max_frame_bytes: config.limits.max_frame_bytes,
+            },
+            metrics: metrics_handle(),
+        })
+    }
+}
+
+/// One Prometheus recorder per process, however many servers a test starts in it.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; then this handle renders nothing,
+            // which is better than refusing to start.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let state = AppState::build(&config).await?;
+    let store = state.store.clone();
+    let app = crate::http::router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "tandem server listening");
+    // A plain line on stdout too: scripts and tests wait for it.
+    println!("tandem listening on http://{addr}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Serve)?;
+    store.close().await;
+    tracing::info!("tandem server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,42 @@
+//! Errors of the login-code flow. None reveals a code, nor whether an address has an account.
+
+use crate::notify::MailError;
+use crate::store::StoreError;
+
+/// A login-code failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The address is not a plausible email address.
+    #[error("invalid email address")]
+    InvalidEmail,
+    /// Too many codes were requested for this address or from this client recently.
+    #[error("too many login codes requested; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// When a new request may succeed, in milliseconds from now.
+        retry_after_ms: i64,
+    },
+    /// The code could not be delivered; nothing was stored.
+    #[error("the login code could not be delivered")]
+    Delivery(#[source] MailError),
+    /// Wrong code, or unknown or already-used attempt (deliberately not distinguished).
+    #[error("invalid login code")]
+    CodeInvalid,
+    /// The code has expired.
+    #[error("the login code has expired")]
+    CodeExpired,
+    /// Too many wrong tries: the code is dead; request a new one.
+    #[error("too many wrong tries; request a new login code")]
+    CodeExhausted,
+    /// The operating system's random number generator failed.
+    #[error("operating system randomness unavailable")]
+    Random,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(e: sqlx::Error) -> Self {
+        AuthError::Store(StoreError::Database(e))
+    }
+}

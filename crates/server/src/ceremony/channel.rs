@@ -1,0 +1,29 @@
+use async_trait::async_trait;
+use tandem_proto::ceremony::{ClientMessage, ServerMessage};
+
+/// One message from the device.
+#[derive(Debug)]
+pub enum Incoming {
+    Control(ClientMessage),
+    Frame(Vec<u8>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("the device closed the connection")]
+    Closed,
+    #[error("message too large")]
+    TooLarge,
+    #[error("malformed control message")]
+    Malformed,
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// A bidirectional, ordered message pipe to the device.
+#[async_trait]
+pub trait Channel: Send {
+    async fn recv(&mut self) -> Result<Incoming, ChannelError>;
+    async fn send_control(&mut self, msg: &ServerMessage) -> Result<(), ChannelError>;
+    async fn send_frame(&mut self, frame: Vec<u8>) -> Result<(), ChannelError>;
+}

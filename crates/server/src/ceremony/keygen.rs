@@ -1,0 +1,66 @@
+//! Keygen: the wallet exists on the server only once the device has confirmed it stored its
+//! share, so a crash on either side never leaves a server half without a device half.
+
+use tandem_mpc::{Nonce, Operation, Role, SessionContext, WalletId};
+use tandem_proto::ceremony::{ClientMessage, ServerMessage};
+use tandem_proto::scheme::ChainScheme;
+
+use super::channel::Channel;
+use super::driver::{control, drive};
+use super::error::CeremonyError;
+use super::service::Ceremonies;
+use crate::wallets::WalletRecord;
+
+pub(crate) async fn keygen<S: ChainScheme>(
+    svc: &Ceremonies,
+    user_id: &str,
+    channel: &mut dyn Channel,
+    device_nonce: Nonce,
+) -> Result<WalletRecord, CeremonyError> {
+    let wallet_id = uuid::Uuid::new_v4().simple().to_string();
+    let wallet = WalletId::new(wallet_id.clone()).map_err(mpc)?;
+    let server_nonce = Nonce::generate().map_err(mpc)?;
+    channel
+        .send_control(&ServerMessage::Accepted {
+            wallet_id: wallet_id.clone(),
+            epoch: 0,
+            server_nonce: hex::encode(server_nonce.0),
+        })
+        .await?;
+    let ctx = SessionContext::derive(
+        S::protocol(Operation::Keygen),
+        wallet,
+        0,
+        &device_nonce,
+        &server_nonce,
+    );
+    let (ceremony, first) = S::keygen(Role::Server, ctx).map_err(mpc)?;
+    let share = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    match control(channel, svc.round_timeout()).await? {
+        ClientMessage::Stored => {}
+        _ => return Err(CeremonyError::Protocol("expected `stored`")),
+    }
+    let address = S::address(share.public_key()).map_err(CeremonyError::Rejected)?;
+    let bytes = share.to_bytes().map_err(mpc)?;
+    let record = svc
+        .wallets()
+        .create(
+            &wallet_id,
+            user_id,
+            S::CHAIN,
+            share.public_key(),
+            &address,
+            &bytes,
+        )
+        .await?;
+    channel
+        .send_control(&ServerMessage::KeygenDone {
+            wallet: record.info(),
+        })
+        .await?;
+    Ok(record)
+}
+
+pub(crate) fn mpc(e: tandem_mpc::Error) -> CeremonyError {
+    CeremonyError::Aborted(e.to_string())
+}

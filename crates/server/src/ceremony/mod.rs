@@ -1,0 +1,19 @@
+//! Server side of the ceremonies (DESIGN.md §4–5). One socket carries one ceremony; its
+//! state lives only in this task, so instances share nothing but the database.
+//!
+//! The transport is abstract ([`Channel`]); `http::ws` adapts a WebSocket to it, and an
+//! end-to-end encrypted channel can wrap it without touching the ceremony logic.
+
+mod channel;
+mod driver;
+mod error;
+mod keygen;
+mod limiter;
+mod refresh;
+mod service;
+mod sign;
+
+pub use channel::{Channel, ChannelError, Incoming};
+pub use error::{CeremonyError, wallet_error as wallet_api_error};
+pub use limiter::CeremonyLimiter;
+pub use service::{Ceremonies, CeremonyConfig};

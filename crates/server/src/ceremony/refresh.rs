@@ -1,0 +1,123 @@
+//! Fast refresh with the two-phase epoch commit of DESIGN.md §5: both sides stage the new
+//! share, a joint test signature under the new epoch proves the pair, then the server
+//! commits (new epoch current, old server share destroyed) and the device promotes.
+
+use tandem_mpc::{KeyShare, Nonce, Operation, RefreshMode, Role, SessionContext, WalletId};
+use tandem_proto::ceremony::{ClientMessage, ServerMessage};
+use tandem_proto::scheme::{ChainScheme, refresh_test_input};
+
+use super::channel::Channel;
+use super::driver::{control, drive};
+use super::error::CeremonyError;
+use super::keygen::mpc;
+use super::service::Ceremonies;
+use crate::wallets::WalletRecord;
+
+pub(crate) async fn refresh<S: ChainScheme>(
+    svc: &Ceremonies,
+    wallet: &WalletRecord,
+    epoch: u64,
+    channel: &mut dyn Channel,
+    device_nonce: Nonce,
+) -> Result<WalletRecord, CeremonyError> {
+    let share_bytes = svc.wallets().open_share(wallet, epoch).await?;
+    let share = KeyShare::<S>::from_bytes(&share_bytes).map_err(mpc)?;
+    drop(share_bytes);
+    let wallet_id = WalletId::new(wallet.id.clone()).map_err(mpc)?;
+    let server_nonce = Nonce::generate().map_err(mpc)?;
+    channel
+        .send_control(&ServerMessage::Accepted {
+            wallet_id: wallet.id.clone(),
+            epoch,
+            server_nonce: hex::encode(server_nonce.0),
+        })
+        .await?;
+    let ctx = SessionContext::derive(
+        S::protocol(Operation::RefreshFast),
+        wallet_id.clone(),
+        epoch,
+        &device_nonce,
+        &server_nonce,
+    );
+    let refresh_session = ctx.session_id.0;
+    let (ceremony, first) = S::refresh(&share, ctx, RefreshMode::Fast).map_err(mpc)?;
+    drop(share);
+    let new_share = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    let new_epoch = new_share.epoch();
+    if new_epoch != epoch + 1 || new_share.public_key() != wallet.public_key.as_slice() {
+        return Err(CeremonyError::Aborted(
+            "refresh produced an inconsistent share".into(),
+        ));
+    }
+    let token = svc
+        .wallets()
+        .stage_refresh(wallet, new_epoch, &new_share.to_bytes().map_err(mpc)?)
+        .await?;
+    let outcome = prove_and_commit::<S>(
+        svc,
+        wallet,
+        &new_share,
+        &token,
+        refresh_session,
+        wallet_id,
+        channel,
+    )
+    .await;
+    if outcome.is_err() {
+        // Only a staged row is removed; after a commit this matches nothing.
+        if let Err(e) = svc
+            .wallets()
+            .abandon_refresh(&wallet.id, new_epoch, &token)
+            .await
+        {
+            tracing::warn!(error = %e, "could not drop an abandoned staged share");
+        }
+    }
+    outcome
+}
+
+async fn prove_and_commit<S: ChainScheme>(
+    svc: &Ceremonies,
+    wallet: &WalletRecord,
+    new_share: &KeyShare<S>,
+    token: &[u8],
+    refresh_session: [u8; 32],
+    wallet_id: WalletId,
+    channel: &mut dyn Channel,
+) -> Result<WalletRecord, CeremonyError> {
+    let new_epoch = new_share.epoch();
+    let device_nonce = match control(channel, svc.round_timeout()).await? {
+        ClientMessage::Staged { device_nonce } => super::service::parse_nonce(&device_nonce)?,
+        _ => return Err(CeremonyError::Protocol("expected `staged`")),
+    };
+    let server_nonce = Nonce::generate().map_err(mpc)?;
+    channel
+        .send_control(&ServerMessage::TestSign {
+            server_nonce: hex::encode(server_nonce.0),
+        })
+        .await?;
+    let ctx = SessionContext::derive(
+        S::protocol(Operation::Sign),
+        wallet_id,
+        new_epoch,
+        &device_nonce,
+        &server_nonce,
+    );
+    let input = refresh_test_input(S::CHAIN, &wallet.id, new_epoch, &refresh_session);
+    let message = S::message(&input).map_err(CeremonyError::Rejected)?;
+    let (ceremony, first) = S::sign(new_share, ctx, message).map_err(mpc)?;
+    let signature = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    S::verify(new_share.public_key(), message, &signature)
+        .map_err(|_| CeremonyError::Aborted("test signature does not verify".into()))?;
+    debug_assert_eq!(new_share.role(), Role::Server);
+    let committed = svc
+        .wallets()
+        .commit_refresh(wallet, new_epoch, token)
+        .await?;
+    channel
+        .send_control(&ServerMessage::Committed {
+            wallet: committed.info(),
+        })
+        .await?;
+    Ok(committed)
+}

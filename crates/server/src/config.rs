@@ -1,0 +1,574 @@
+//! Server configuration: safe defaults ← TOML file ← `TANDEM_*` environment.
+//!
+//! Every value has a default, so no configuration at all gives a working development server
+//! (SQLite under `./tandem-data`, a local key file, login codes in the development outbox).
+//!
+//! Environment variables use `__` for nesting (`TANDEM_MAIL__SMTP__HOST`); the top-level keys
+//! are simply `TANDEM_LISTEN`, `TANDEM_DATA_DIR`, `TANDEM_DATABASE_URL`, `TANDEM_CLOCK`.
+//! `TANDEM_CONFIG` names the TOML file when none is given explicitly.
+//! `TANDEM_MAIL__SMTP__PASSWORD` is taken verbatim (not parsed as a TOML-like value), so any
+//! password works; keep secrets in the environment rather than in the file.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::store::redact_url;
+
+/// The environment variable holding the SMTP password, read verbatim.
+const SMTP_PASSWORD_ENV: &str = "TANDEM_MAIL__SMTP__PASSWORD";
+/// The environment variable naming the configuration file.
+const CONFIG_FILE_ENV: &str = "TANDEM_CONFIG";
+
+/// Errors from [`Config::load`]. Messages name the key and never contain a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file given (or named by `TANDEM_CONFIG`) does not exist.
+    #[error("configuration file `{}` not found", .0.display())]
+    FileNotFound(PathBuf),
+    /// A value is malformed or out of range.
+    #[error("invalid configuration value for `{key}`: {message}")]
+    Invalid {
+        /// The dotted key, e.g. `mail.smtp.port`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A source could not be read or parsed as a whole (e.g. a TOML syntax error).
+    #[error("cannot read configuration: {0}")]
+    Source(String),
+}
+
+impl ConfigError {
+    fn invalid(key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The dotted key this error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    fn from_figment(err: figment::Error) -> Self {
+        let key = err.path.join(".");
+        let origin = err
+            .metadata
+            .as_ref()
+            .map(|m| format!(" (from {})", m.name))
+            .unwrap_or_default();
+        if key.is_empty() {
+            return Self::Source(format!("{}{origin}", err.kind));
+        }
+        let message = if key.contains("password") {
+            // Never echo a (possibly) secret value back.
+            format!("invalid value{origin}")
+        } else {
+            format!("{}{origin}", err.kind)
+        };
+        Self::Invalid { key, message }
+    }
+}
+
+/// The whole server configuration.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, the local key file and the development outbox.
+    pub data_dir: PathBuf,
+    /// Database URL; `None` means SQLite at `<data_dir>/tandem.db`. See [`Config::database_url`].
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub database_url: Option<String>,
+    /// `system`, or `file:<path>` for end-to-end tests (see [`crate::clock::from_spec`]).
+    #[serde(deserialize_with = "lenient::string")]
+    pub clock: String,
+    /// Session lifetimes.
+    pub sessions: SessionsConfig,
+    /// Email one-time codes.
+    pub otp: OtpConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// Key-encryption-key provider for server shares.
+    pub vault: VaultConfig,
+    /// Request and ceremony limits.
+    pub limits: LimitsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            data_dir: PathBuf::from("./tandem-data"),
+            database_url: None,
+            clock: "system".to_owned(),
+            sessions: SessionsConfig::default(),
+            otp: OtpConfig::default(),
+            mail: MailConfig::default(),
+            vault: VaultConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("clock", &self.clock)
+            .field("sessions", &self.sessions)
+            .field("otp", &self.otp)
+            .field("mail", &self.mail)
+            .field("vault", &self.vault)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// `[sessions]`: bearer-session lifetimes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct SessionsConfig {
+    /// Idle lifetime; each refresh extends the session by this much.
+    pub lifetime_minutes: u64,
+    /// Hard cap from creation, whatever the refreshes.
+    pub absolute_hours: u64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            lifetime_minutes: 90,
+            absolute_hours: 24,
+        }
+    }
+}
+
+/// `[otp]`: email one-time codes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct OtpConfig {
+    /// How long a code is valid.
+    pub ttl_minutes: u64,
+    /// Wrong tries after which a code is dead.
+    pub max_attempts: u32,
+    /// Codes sent to one address per rolling hour.
+    pub per_address_per_hour: u32,
+    /// Codes requested from one client IP per rolling hour.
+    pub per_ip_per_hour: u32,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        Self {
+            ttl_minutes: 10,
+            max_attempts: 5,
+            per_address_per_hour: 5,
+            per_ip_per_hour: 30,
+        }
+    }
+}
+
+/// How login codes leave the server.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailMode {
+    /// Development only: the code is printed in the server log and appended to
+    /// `<data_dir>/dev-outbox.jsonl`. Never use it where real users log in.
+    #[default]
+    Outbox,
+    /// Real delivery through an SMTP relay.
+    Smtp,
+}
+
+/// `[mail]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// `outbox` (development) or `smtp`.
+    pub mode: MailMode,
+    /// The From header, e.g. `Tandem <no-reply@example.com>`.
+    #[serde(deserialize_with = "lenient::string")]
+    pub from: String,
+    /// The SMTP relay (used when `mode = "smtp"`).
+    pub smtp: SmtpConfig,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            mode: MailMode::Outbox,
+            from: "Tandem <no-reply@tandem.localhost>".to_owned(),
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+/// Transport security towards the SMTP relay.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plaintext. Only for a relay on loopback or a trusted local network.
+    None,
+    /// STARTTLS (usually port 587), required.
+    #[default]
+    Starttls,
+    /// Implicit TLS (usually port 465).
+    Tls,
+}
+
+/// `[mail.smtp]`.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct SmtpConfig {
+    /// Relay host name or address.
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: SmtpTls,
+    /// SMTP AUTH user name.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub username: Option<String>,
+    /// SMTP AUTH password (best given as `TANDEM_MAIL__SMTP__PASSWORD`).
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub password: Option<SecretString>,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Which KEK provider protects server shares.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VaultProviderKind {
+    /// A 32-byte key file (created on first start, mode 0600).
+    #[default]
+    Local,
+}
+
+/// `[vault]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct VaultConfig {
+    /// The KEK provider.
+    pub provider: VaultProviderKind,
+    /// Key file of the `local` provider; `None` means `<data_dir>/server-kek.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Largest HTTP request body.
+    pub max_body_bytes: usize,
+    /// Largest ceremony WebSocket frame.
+    pub max_frame_bytes: usize,
+    /// Per-round ceremony timeout.
+    pub round_timeout_secs: u64,
+    /// Concurrent ceremonies one user may run.
+    pub max_ceremonies_per_user: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 262_144,
+            max_frame_bytes: 600_000,
+            round_timeout_secs: 30,
+            max_ceremonies_per_user: 32,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults ← the TOML file (`file`, else `TANDEM_CONFIG` if set) ← `TANDEM_*`
+    /// environment, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let file: Option<PathBuf> = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => std::env::var_os(CONFIG_FILE_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        };
+        let mut figment = Figment::new();
+        if let Some(path) = &file {
+            if !path.is_file() {
+                return Err(ConfigError::FileNotFound(path.clone()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("TANDEM_")
+                .filter(|k| k != "mail__smtp__password" && k != "config")
+                .split("__"),
+        );
+        let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
+        if let Some(raw) = std::env::var_os(SMTP_PASSWORD_ENV) {
+            let raw = raw
+                .into_string()
+                .map_err(|_| ConfigError::invalid("mail.smtp.password", "not valid UTF-8"))?;
+            config.mail.smtp.password = (!raw.is_empty()).then(|| SecretString::from(raw));
+        }
+        if config
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.trim().is_empty())
+        {
+            config.database_url = None;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and formats; errors name the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("data_dir", "must not be empty"));
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.trim();
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::invalid(
+                    "database_url",
+                    "must start with `sqlite:`, `postgres://` or `postgresql://`",
+                ));
+            }
+        }
+        if let Err(e) = crate::clock::from_spec(&self.clock) {
+            return Err(ConfigError::invalid("clock", e.to_string()));
+        }
+
+        let s = &self.sessions;
+        check_range(
+            "sessions.lifetime_minutes",
+            s.lifetime_minutes,
+            1,
+            5_256_000,
+        )?;
+        check_range("sessions.absolute_hours", s.absolute_hours, 1, 87_600)?;
+        if s.absolute_hours * 60 < s.lifetime_minutes {
+            return Err(ConfigError::invalid(
+                "sessions.absolute_hours",
+                "must be at least sessions.lifetime_minutes",
+            ));
+        }
+
+        let o = &self.otp;
+        check_range("otp.ttl_minutes", o.ttl_minutes, 1, 1_440)?;
+        check_range("otp.max_attempts", u64::from(o.max_attempts), 1, 100)?;
+        check_range(
+            "otp.per_address_per_hour",
+            u64::from(o.per_address_per_hour),
+            1,
+            100_000,
+        )?;
+        check_range(
+            "otp.per_ip_per_hour",
+            u64::from(o.per_ip_per_hour),
+            1,
+            1_000_000,
+        )?;
+
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::invalid(
+                "mail.from",
+                "is not a valid mailbox (e.g. `Tandem <no-reply@example.com>`)",
+            ));
+        }
+        if self.mail.smtp.host.trim().is_empty() {
+            return Err(ConfigError::invalid("mail.smtp.host", "must not be empty"));
+        }
+        if self.mail.smtp.port == 0 {
+            return Err(ConfigError::invalid("mail.smtp.port", "must not be 0"));
+        }
+        if self.mail.smtp.password.is_some() && self.mail.smtp.username.is_none() {
+            return Err(ConfigError::invalid(
+                "mail.smtp.username",
+                "is required when mail.smtp.password is set",
+            ));
+        }
+
+        let l = &self.limits;
+        check_range("limits.max_body_bytes", l.max_body_bytes as u64, 1, 1 << 30)?;
+        check_range(
+            "limits.max_frame_bytes",
+            l.max_frame_bytes as u64,
+            1,
+            1 << 30,
+        )?;
+        check_range("limits.round_timeout_secs", l.round_timeout_secs, 1, 3_600)?;
+        check_range(
+            "limits.max_ceremonies_per_user",
+            u64::from(l.max_ceremonies_per_user),
+            1,
+            100_000,
+        )?;
+        Ok(())
+    }
+
+    /// The database URL to connect to: the configured one, or SQLite at `<data_dir>/tandem.db`
+    /// (`sqlite://<path>`, characters special to URLs percent-encoded).
+    pub fn database_url(&self) -> String {
+        match self.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.to_owned(),
+            _ => sqlite_url_for(&self.data_dir.join("tandem.db")),
+        }
+    }
+
+    /// The key file of the `local` vault provider: configured, or `<data_dir>/server-kek.key`.
+    pub fn key_file(&self) -> PathBuf {
+        self.vault
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("server-kek.key"))
+    }
+}
+
+fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be between {min} and {max} (got {value})"),
+        ));
+    }
+    Ok(())
+}
+
+/// `sqlite://<path>` for a file path, with `%`, `?` and `#` percent-encoded.
+pub fn sqlite_url_for(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            c => url.push(c),
+        }
+    }
+    url
+}
+
+/// Deserializers that accept a scalar of any type as a string: environment values are parsed
+/// as TOML-like values, so `TANDEM_MAIL__SMTP__USERNAME=1234` arrives as an integer.
+mod lenient {
+    use std::fmt;
+
+    use secrecy::SecretString;
+    use serde::Deserializer;
+    use serde::de::{self, Visitor};
+
+    struct StringLike;
+
+    impl Visitor<'_> for StringLike {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_char<E: de::Error>(self, v: char) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+
+    struct OptStringLike;
+
+    impl<'de> Visitor<'de> for OptStringLike {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            string(d).map(Some)
+        }
+    }
+
+    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        d.deserialize_any(StringLike)
+    }
+
+    pub(super) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_option(OptStringLike)
+    }
+
+    pub(super) fn opt_secret<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretString>, D::Error> {
+        Ok(opt_string(d)?
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from))
+    }
+}

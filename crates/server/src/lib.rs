@@ -1,0 +1,19 @@
+//! tandem-server: the domain services of a Tandem server and, later, its thin HTTP layer.
+//!
+//! Foundations (this layer): an injected [`clock`], layered [`config`], the [`store`]
+//! (one `sqlx` `Any` code path for SQLite and PostgreSQL), the share [`vault`] (envelope
+//! encryption under a KEK provider), outgoing mail in [`notify`], email one-time codes in
+//! [`auth`] and bearer [`sessions`]. Each module owns its tables, its rules and its errors.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod notify;
+pub mod sessions;
+pub mod store;
+pub mod vault;
+
+pub mod app;
+pub mod ceremony;
+pub mod http;
+pub mod wallets;

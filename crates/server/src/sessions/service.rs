@@ -1,0 +1,317 @@
+//! The session service.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::SessionError;
+use super::token::{self, SessionToken};
+use crate::clock::SharedClock;
+use crate::config::SessionsConfig;
+use crate::store::{Store, new_id};
+
+/// Session lifetimes in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Idle lifetime: a session expires this long after creation or its last refresh.
+    pub lifetime_ms: i64,
+    /// Absolute limit from creation, whatever the refreshes.
+    pub absolute_ms: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self::from_settings(&SessionsConfig::default())
+    }
+}
+
+impl SessionConfig {
+    /// From the `[sessions]` configuration (minutes and hours).
+    pub fn from_settings(settings: &SessionsConfig) -> Self {
+        let ms = |v: u64, unit: i64| {
+            i64::try_from(v)
+                .unwrap_or(i64::MAX / unit)
+                .saturating_mul(unit)
+        };
+        Self {
+            lifetime_ms: ms(settings.lifetime_minutes, 60_000),
+            absolute_ms: ms(settings.absolute_hours, 3_600_000),
+        }
+    }
+}
+
+/// A session as stored (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Session id (not secret; used to list and revoke).
+    pub id: String,
+    /// Its user.
+    pub user_id: String,
+    /// How the user authenticated (e.g. `email_otp`), for step-up decisions.
+    pub auth_method: String,
+    /// The client's User-Agent when the session was created, if given.
+    pub user_agent: Option<String>,
+    /// Creation time (Unix ms).
+    pub created_at: i64,
+    /// Last refresh (creation time until refreshed).
+    pub refreshed_at: i64,
+    /// Expiry (Unix ms): valid while now < expires_at.
+    pub expires_at: i64,
+    /// The absolute limit `expires_at` can never pass.
+    pub absolute_expires_at: i64,
+}
+
+/// A newly created session: the token (shown once) and its record.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The bearer token; only its hash is stored.
+    pub token: SessionToken,
+    /// The stored session.
+    pub record: SessionRecord,
+}
+
+/// Sessions over the store and the clock. Cheap to clone.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    clock: SharedClock,
+    config: SessionConfig,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, user_id, auth_method, user_agent, created_at, refreshed_at, \
+                       expires_at, absolute_expires_at, revoked_at";
+
+fn record(row: &AnyRow) -> Result<(SessionRecord, Option<i64>), sqlx::Error> {
+    Ok((
+        SessionRecord {
+            id: row.try_get(0)?,
+            user_id: row.try_get(1)?,
+            auth_method: row.try_get(2)?,
+            user_agent: row.try_get(3)?,
+            created_at: row.try_get(4)?,
+            refreshed_at: row.try_get(5)?,
+            expires_at: row.try_get(6)?,
+            absolute_expires_at: row.try_get(7)?,
+        },
+        row.try_get(8)?,
+    ))
+}
+
+impl Sessions {
+    /// The service.
+    pub fn new(store: Store, clock: SharedClock, config: SessionConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+        }
+    }
+
+    /// Creates a session for `user_id`, recording how the user authenticated.
+    pub async fn create(
+        &self,
+        user_id: &str,
+        auth_method: &str,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession, SessionError> {
+        let now = self.clock.now_ms();
+        let absolute_expires_at = now.saturating_add(self.config.absolute_ms);
+        let expires_at = now
+            .saturating_add(self.config.lifetime_ms)
+            .min(absolute_expires_at);
+        let token = SessionToken::generate()?;
+        let token_hash = token::hash(token.expose()).ok_or(SessionError::Invalid)?;
+        let id = new_id()?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, token_hash, auth_method, user_agent, created_at, \
+             refreshed_at, expires_at, absolute_expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(auth_method)
+        .bind(user_agent)
+        .bind(now)
+        .bind(expires_at)
+        .bind(absolute_expires_at)
+        .execute(self.store.pool())
+        .await?;
+        Ok(NewSession {
+            token,
+            record: SessionRecord {
+                id,
+                user_id: user_id.to_owned(),
+                auth_method: auth_method.to_owned(),
+                user_agent: user_agent.map(str::to_owned),
+                created_at: now,
+                refreshed_at: now,
+                expires_at,
+                absolute_expires_at,
+            },
+        })
+    }
+
+    async fn lookup(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<(SessionRecord, Option<i64>), SessionError> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(SessionError::Invalid)?;
+        Ok(record(&row)?)
+    }
+
+    fn check(
+        record: SessionRecord,
+        revoked_at: Option<i64>,
+        now: i64,
+    ) -> Result<SessionRecord, SessionError> {
+        if revoked_at.is_some() {
+            Err(SessionError::Revoked)
+        } else if now >= record.expires_at.min(record.absolute_expires_at) {
+            Err(SessionError::Expired)
+        } else {
+            Ok(record)
+        }
+    }
+
+    /// The live session for `token`: `Invalid` if malformed or unknown, `Revoked`, or
+    /// `Expired` once now ≥ `expires_at`.
+    pub async fn authenticate(&self, token: &str) -> Result<SessionRecord, SessionError> {
+        let hash = token::hash(token).ok_or(SessionError::Invalid)?;
+        let (record, revoked_at) = self.lookup(&hash).await?;
+        Self::check(record, revoked_at, self.clock.now_ms())
+    }
+
+    /// Extends a live session: `expires_at = min(now + lifetime, absolute_expires_at)`.
+    /// Guarded, so an expired or revoked session cannot be revived.
+    pub async fn refresh(&self, token: &str) -> Result<SessionRecord, SessionError> {
+        let hash = token::hash(token).ok_or(SessionError::Invalid)?;
+        let now = self.clock.now_ms();
+        let candidate = now.saturating_add(self.config.lifetime_ms);
+        let sql = format!(
+            "UPDATE sessions SET refreshed_at = $2, \
+             expires_at = CASE WHEN absolute_expires_at < $3 THEN absolute_expires_at ELSE $3 END \
+             WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 \
+               AND absolute_expires_at > $2 \
+             RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&hash)
+            .bind(now)
+            .bind(candidate)
+            .fetch_optional(self.store.pool())
+            .await?;
+        match row {
+            Some(row) => Ok(record(&row)?.0),
+            None => {
+                // Say why: unknown, revoked or expired.
+                let (record, revoked_at) = self.lookup(&hash).await?;
+                Self::check(record, revoked_at, now)?;
+                // Live by now but not when updated (a concurrent revoke or refresh): retry-safe.
+                Err(SessionError::Invalid)
+            }
+        }
+    }
+
+    /// Ends the session of `token` (idempotent for a known token).
+    pub async fn logout(&self, token: &str) -> Result<(), SessionError> {
+        let hash = token::hash(token).ok_or(SessionError::Invalid)?;
+        let now = self.clock.now_ms();
+        let updated = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&hash)
+        .bind(now)
+        .execute(self.store.pool())
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            // Unknown → Invalid; already revoked → fine.
+            self.lookup(&hash).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes one of `user_id`'s sessions by id; `NotFound` if it is not theirs.
+    pub async fn revoke(&self, user_id: &str, session_id: &str) -> Result<(), SessionError> {
+        let now = self.clock.now_ms();
+        let updated = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(self.store.pool())
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1 AND user_id = $2")
+                .bind(session_id)
+                .bind(user_id)
+                .fetch_optional(self.store.pool())
+                .await?;
+            if exists.is_none() {
+                return Err(SessionError::NotFound);
+            }
+        }
+        Ok(())
+    }
+
+    /// Revokes every live session of `user_id` except `keep` (e.g. the current one).
+    /// Already-ended sessions are left as they are.
+    /// Returns how many were revoked.
+    pub async fn revoke_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, SessionError> {
+        let now = self.clock.now_ms();
+        Ok(sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(keep.unwrap_or(""))
+        .execute(self.store.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// `user_id`'s live sessions, newest first.
+    pub async fn list(&self, user_id: &str) -> Result<Vec<SessionRecord>, SessionError> {
+        let now = self.clock.now_ms();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC, id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(|row| Ok(record(row)?.0)).collect()
+    }
+
+    /// Deletes sessions that ended more than `grace_ms` ago. Returns how many.
+    pub async fn prune(&self, grace_ms: i64) -> Result<u64, SessionError> {
+        let cutoff = self.clock.now_ms().saturating_sub(grace_ms);
+        Ok(sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= $1 OR (revoked_at IS NOT NULL AND revoked_at <= $1)",
+        )
+        .bind(cutoff)
+        .execute(self.store.pool())
+        .await?
+        .rows_affected())
+    }
+}

@@ -1,0 +1,166 @@
+//! The `local` KEK provider: a 32-byte key file, created on first start with mode 0600.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{KeyProvider, VaultError, aead};
+
+/// A KEK held in a local file. For development and single-host deployments; production
+/// should keep the KEK in an HSM.
+pub struct LocalKeyProvider {
+    key: Zeroizing<[u8; 32]>,
+    kek_id: String,
+}
+
+impl std::fmt::Debug for LocalKeyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalKeyProvider")
+            .field("kek_id", &self.kek_id)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl LocalKeyProvider {
+    /// Reads the key file, or creates it (and its directory, mode 0700) with 32 random bytes
+    /// and mode 0600 if it does not exist. Refuses a file of the wrong size or one that grants
+    /// any permission to group or others.
+    pub fn open_or_create(path: &Path) -> Result<Self, VaultError> {
+        match File::open(path) {
+            Ok(file) => return Self::read(path, file),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(source) => return Err(io_err(path, source)),
+        }
+        match Self::create(path)? {
+            Some(provider) => Ok(provider),
+            // Another process created it first: use theirs.
+            None => {
+                let file = File::open(path).map_err(|e| io_err(path, e))?;
+                Self::read(path, file)
+            }
+        }
+    }
+
+    /// A provider over a key held in memory (tests, tools).
+    pub fn from_key(key: Zeroizing<[u8; 32]>) -> Self {
+        let digest = Sha256::digest(key.as_slice());
+        let kek_id = format!("local:{}", &hex::encode(digest)[..8]);
+        Self { key, kek_id }
+    }
+
+    fn read(path: &Path, mut file: File) -> Result<Self, VaultError> {
+        let meta = file.metadata().map_err(|e| io_err(path, e))?;
+        if !meta.is_file() {
+            return Err(VaultError::KeyFileInvalid {
+                path: path.to_path_buf(),
+            });
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(VaultError::KeyFilePermissions {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        if meta.len() != 32 {
+            return Err(VaultError::KeyFileInvalid {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut key = Zeroizing::new([0u8; 32]);
+        file.read_exact(key.as_mut_slice())
+            .map_err(|e| io_err(path, e))?;
+        // Nothing may follow (the file could have grown since the metadata call).
+        let mut extra = [0u8; 1];
+        if file.read(&mut extra).map_err(|e| io_err(path, e))? != 0 {
+            return Err(VaultError::KeyFileInvalid {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Self::from_key(key))
+    }
+
+    /// Creates the key file atomically: a fresh key goes to a private temporary file, which is
+    /// then hard-linked into place (fails if the name exists, so two starting instances cannot
+    /// both install a key). Returns `None` if another process won.
+    fn create(path: &Path) -> Result<Option<Self>, VaultError> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| io_err(&dir, e))?;
+
+        let mut key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(key.as_mut_slice()).map_err(|_| VaultError::Random)?;
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).map_err(|_| VaultError::Random)?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "server-kek.key".to_owned());
+        let tmp = dir.join(format!(".{file_name}.tmp-{}", hex::encode(suffix)));
+
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(key.as_slice())?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(&tmp, e));
+        }
+        let linked = fs::hard_link(&tmp, path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                if let Ok(d) = File::open(&dir) {
+                    let _ = d.sync_all();
+                }
+                tracing::info!(path = %path.display(), "created a new local key-encryption key file");
+                Ok(Some(Self::from_key(key)))
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(io_err(path, e)),
+        }
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> VaultError {
+    VaultError::KeyFileIo {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl KeyProvider for LocalKeyProvider {
+    fn kek_id(&self) -> &str {
+        &self.kek_id
+    }
+
+    fn wrap(&self, dek: &[u8; 32], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+        aead::seal(&self.key, aad, dek)
+    }
+
+    fn unwrap(&self, wrapped: &[u8], aad: &[u8]) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+        let plain = aead::open(&self.key, aad, wrapped)?;
+        let mut dek = Zeroizing::new([0u8; 32]);
+        if plain.len() != dek.len() {
+            return Err(VaultError::Authentication);
+        }
+        dek.copy_from_slice(&plain);
+        Ok(dek)
+    }
+}

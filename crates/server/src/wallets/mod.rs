@@ -1,0 +1,10 @@
+//! Wallets: records, their encrypted server shares, and the state transitions of the key
+//! lifecycle (create, stage + commit a refresh, freeze). Every transition is one guarded
+//! transaction, so racing instances cannot both win.
+
+mod record;
+mod repo;
+mod shares;
+
+pub use record::WalletRecord;
+pub use repo::{WalletError, Wallets};

@@ -1,0 +1,323 @@
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use tandem_proto::wallet::{Chain, WalletStatus};
+use zeroize::Zeroizing;
+
+use crate::clock::SharedClock;
+use crate::store::Store;
+use crate::vault::{SealedShare, Vault};
+
+use super::record::{WalletRecord, parse_status};
+use super::shares;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error("wallet not found")]
+    NotFound,
+    #[error("wallet is frozen")]
+    Frozen,
+    #[error("the wallet's epoch is {current}, the request named {requested}")]
+    EpochMismatch { current: u64, requested: u64 },
+    #[error("the wallet changed underneath this operation")]
+    Conflict,
+    #[error("a refresh of this wallet is already in progress")]
+    RefreshInProgress,
+    #[error("stored share unavailable")]
+    MissingShare,
+    #[error("vault: {0}")]
+    Vault(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// A staged refresh is considered abandoned after this long and may be replaced.
+const STALE_STAGE_MS: i64 = 10 * 60 * 1000;
+
+const COLUMNS: &str = "id, user_id, chain, public_key, address, epoch, status, created_at";
+
+/// The wallet service.
+#[derive(Clone)]
+pub struct Wallets {
+    store: Store,
+    vault: Vault,
+    clock: SharedClock,
+}
+
+impl Wallets {
+    pub fn new(store: Store, vault: Vault, clock: SharedClock) -> Self {
+        Wallets {
+            store,
+            vault,
+            clock,
+        }
+    }
+
+    /// The wallet `id` if `user_id` owns it. Another user's wallet is reported as not found.
+    pub async fn get(&self, user_id: &str, id: &str) -> Result<WalletRecord, WalletError> {
+        let sql = format!("SELECT {COLUMNS} FROM wallets WHERE id = $1 AND user_id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.store.pool())
+            .await?;
+        row.map(|r| decode(&r))
+            .transpose()?
+            .ok_or(WalletError::NotFound)
+    }
+
+    pub async fn list(&self, user_id: &str) -> Result<Vec<WalletRecord>, WalletError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM wallets WHERE user_id = $1 ORDER BY created_at, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(user_id)
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Creates the wallet and its first (epoch 0) server share in one transaction.
+    pub async fn create(
+        &self,
+        id: &str,
+        user_id: &str,
+        chain: Chain,
+        public_key: &[u8],
+        address: &str,
+        share: &[u8],
+    ) -> Result<WalletRecord, WalletError> {
+        let now = self.clock.now_ms();
+        let sealed = shares::seal(&self.vault, id, 0, share)?;
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO wallets (id, user_id, chain, public_key, address, epoch, status, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, 'active', 0, $6, $6)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(chain.as_str())
+        .bind(public_key)
+        .bind(address)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_share(&mut tx, id, 0, "current", &sealed, now).await?;
+        tx.commit().await?;
+        Ok(WalletRecord {
+            id: id.to_owned(),
+            user_id: user_id.to_owned(),
+            chain,
+            public_key: public_key.to_vec(),
+            address: address.to_owned(),
+            epoch: 0,
+            status: WalletStatus::Active,
+            created_at: now,
+        })
+    }
+
+    /// Checks a wallet can run a ceremony at `epoch` and opens its current server share.
+    pub async fn open_share(
+        &self,
+        wallet: &WalletRecord,
+        epoch: u64,
+    ) -> Result<Zeroizing<Vec<u8>>, WalletError> {
+        if wallet.status != WalletStatus::Active {
+            return Err(WalletError::Frozen);
+        }
+        if wallet.epoch != epoch {
+            return Err(WalletError::EpochMismatch {
+                current: wallet.epoch,
+                requested: epoch,
+            });
+        }
+        let row = sqlx::query(
+            "SELECT kek_id, wrapped_dek, ciphertext FROM server_shares \
+             WHERE wallet_id = $1 AND epoch = $2 AND state = 'current'",
+        )
+        .bind(&wallet.id)
+        .bind(to_i64(epoch)?)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or(WalletError::MissingShare)?;
+        let sealed = SealedShare {
+            kek_id: row.try_get("kek_id")?,
+            wrapped_dek: row.try_get("wrapped_dek")?,
+            ciphertext: row.try_get("ciphertext")?,
+        };
+        shares::open(&self.vault, &wallet.id, epoch, &sealed)
+    }
+
+    /// Phase one of a refresh: persists the new server share as `staged` at `new_epoch`.
+    /// Returns the token that [`Wallets::commit_refresh`] needs, which proves the staged row
+    /// is this ceremony's and not a concurrent one's.
+    pub async fn stage_refresh(
+        &self,
+        wallet: &WalletRecord,
+        new_epoch: u64,
+        share: &[u8],
+    ) -> Result<Vec<u8>, WalletError> {
+        let now = self.clock.now_ms();
+        let sealed = shares::seal(&self.vault, &wallet.id, new_epoch, share)?;
+        let mut tx = self.store.begin_write().await?;
+        let existing = sqlx::query(
+            "SELECT state, created_at FROM server_shares WHERE wallet_id = $1 AND epoch = $2",
+        )
+        .bind(&wallet.id)
+        .bind(to_i64(new_epoch)?)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let state: String = row.try_get("state")?;
+            let created: i64 = row.try_get("created_at")?;
+            if state != "staged" {
+                return Err(WalletError::Conflict);
+            }
+            if now - created < STALE_STAGE_MS {
+                return Err(WalletError::RefreshInProgress);
+            }
+            // An abandoned stage from a crashed ceremony: its device half may exist, but the
+            // server never committed it, so the current pair is still the usable one.
+            sqlx::query(
+                "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged'",
+            )
+            .bind(&wallet.id)
+            .bind(to_i64(new_epoch)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_share(&mut tx, &wallet.id, new_epoch, "staged", &sealed, now).await?;
+        tx.commit().await?;
+        Ok(sealed.wrapped_dek)
+    }
+
+    /// Phase two: after the joint test signature, makes `new_epoch` current and destroys the
+    /// old server share, all in one transaction guarded by the old epoch.
+    pub async fn commit_refresh(
+        &self,
+        wallet: &WalletRecord,
+        new_epoch: u64,
+        stage_token: &[u8],
+    ) -> Result<WalletRecord, WalletError> {
+        let now = self.clock.now_ms();
+        let old = to_i64(wallet.epoch)?;
+        let new = to_i64(new_epoch)?;
+        let mut tx = self.store.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE wallets SET epoch = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND epoch = $4 AND status = 'active'",
+        )
+        .bind(new)
+        .bind(now)
+        .bind(&wallet.id)
+        .bind(old)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Err(WalletError::Conflict);
+        }
+        // The old server share is destroyed first: one current share per wallet is a
+        // database invariant, and the old pair must not outlive the commit anyway.
+        sqlx::query("DELETE FROM server_shares WHERE wallet_id = $1 AND epoch < $2")
+            .bind(&wallet.id)
+            .bind(new)
+            .execute(&mut *tx)
+            .await?;
+        let promoted = sqlx::query(
+            "UPDATE server_shares SET state = 'current' \
+             WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND wrapped_dek = $3",
+        )
+        .bind(&wallet.id)
+        .bind(new)
+        .bind(stage_token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if promoted != 1 {
+            return Err(WalletError::Conflict);
+        }
+        tx.commit().await?;
+        let mut updated = wallet.clone();
+        updated.epoch = new_epoch;
+        Ok(updated)
+    }
+
+    /// Drops a staged share whose ceremony failed before the commit.
+    pub async fn abandon_refresh(
+        &self,
+        wallet_id: &str,
+        new_epoch: u64,
+        stage_token: &[u8],
+    ) -> Result<(), WalletError> {
+        sqlx::query(
+            "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND wrapped_dek = $3",
+        )
+        .bind(wallet_id)
+        .bind(to_i64(new_epoch)?)
+        .bind(stage_token)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Detected cheating: nothing signs with this wallet until a complete refresh.
+    pub async fn freeze(&self, wallet_id: &str) -> Result<(), WalletError> {
+        sqlx::query(
+            "UPDATE wallets SET status = 'frozen', version = version + 1, updated_at = $1 WHERE id = $2",
+        )
+        .bind(self.clock.now_ms())
+        .bind(wallet_id)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+async fn insert_share(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    wallet_id: &str,
+    epoch: u64,
+    state: &str,
+    sealed: &SealedShare,
+    now: i64,
+) -> Result<(), WalletError> {
+    sqlx::query(
+        "INSERT INTO server_shares (wallet_id, epoch, state, kek_id, wrapped_dek, ciphertext, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(wallet_id)
+    .bind(to_i64(epoch)?)
+    .bind(state)
+    .bind(&sealed.kek_id)
+    .bind(&sealed.wrapped_dek)
+    .bind(&sealed.ciphertext)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn to_i64(epoch: u64) -> Result<i64, WalletError> {
+    i64::try_from(epoch).map_err(|_| WalletError::Conflict)
+}
+
+fn decode(row: &AnyRow) -> Result<WalletRecord, WalletError> {
+    let chain: String = row.try_get("chain")?;
+    let epoch: i64 = row.try_get("epoch")?;
+    let status: String = row.try_get("status")?;
+    Ok(WalletRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        chain: Chain::parse(&chain).ok_or_else(|| {
+            WalletError::Db(sqlx::Error::Decode(
+                format!("unknown chain {chain:?}").into(),
+            ))
+        })?,
+        public_key: row.try_get("public_key")?,
+        address: row.try_get("address")?,
+        epoch: u64::try_from(epoch).map_err(|_| WalletError::Conflict)?,
+        status: parse_status(&status),
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,32 @@
+//! The server share as stored: sealed by the vault, never plaintext at rest.
+
+use zeroize::Zeroizing;
+
+use crate::vault::{SealedShare, Vault};
+
+use super::repo::WalletError;
+
+/// The role label bound into the vault's AAD.
+pub(crate) const SERVER_ROLE: &str = "server";
+
+pub(crate) fn seal(
+    vault: &Vault,
+    wallet_id: &str,
+    epoch: u64,
+    share: &[u8],
+) -> Result<SealedShare, WalletError> {
+    vault
+        .seal(wallet_id, epoch, SERVER_ROLE, share)
+        .map_err(|e| WalletError::Vault(e.to_string()))
+}
+
+pub(crate) fn open(
+    vault: &Vault,
+    wallet_id: &str,
+    epoch: u64,
+    sealed: &SealedShare,
+) -> Result<Zeroizing<Vec<u8>>, WalletError> {
+    vault
+        .open(wallet_id, epoch, SERVER_ROLE, sealed)
+        .map_err(|e| WalletError::Vault(e.to_string()))
+}

@@ -1,0 +1,278 @@
+//! Configuration: defaults ← TOML file ← environment, validation naming the key, redaction.
+//! `figment::Jail` gives each test its own working directory and environment (serialised).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Jail;
+use secrecy::ExposeSecret;
+use tandem_server::config::{Config, ConfigError, MailMode, SmtpTls};
+
+fn load(file: Option<&str>) -> Result<Config, ConfigError> {
+    Config::load(file.map(Path::new))
+}
+
+fn key_of(result: Result<Config, ConfigError>) -> String {
+    match result {
+        Err(e) => e
+            .key()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("<{e}>")),
+        Ok(_) => "<accepted>".to_owned(),
+    }
+}
+
+#[test]
+fn defaults_need_no_configuration() {
+    Jail::expect_with(|_jail| {
+        let c = load(None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("./tandem-data"));
+        assert_eq!(c.database_url, None);
+        assert_eq!(c.database_url(), "sqlite://./tandem-data/tandem.db");
+        assert_eq!(c.key_file(), PathBuf::from("./tandem-data/server-kek.key"));
+        assert_eq!(c.clock, "system");
+        assert_eq!(
+            (c.sessions.lifetime_minutes, c.sessions.absolute_hours),
+            (90, 24)
+        );
+        assert_eq!(
+            (
+                c.otp.ttl_minutes,
+                c.otp.max_attempts,
+                c.otp.per_address_per_hour,
+                c.otp.per_ip_per_hour
+            ),
+            (10, 5, 5, 30)
+        );
+        assert_eq!(c.mail.mode, MailMode::Outbox);
+        assert_eq!(c.mail.from, "Tandem <no-reply@tandem.localhost>");
+        assert_eq!(c.mail.smtp.host, "127.0.0.1");
+        assert_eq!(c.mail.smtp.port, 587);
+        assert_eq!(c.mail.smtp.tls, SmtpTls::Starttls);
+        assert!(c.mail.smtp.username.is_none() && c.mail.smtp.password.is_none());
+        assert_eq!(c.vault.key_file, None);
+        assert_eq!(c.limits.max_body_bytes, 262_144);
+        assert_eq!(c.limits.max_frame_bytes, 600_000);
+        assert_eq!(c.limits.round_timeout_secs, 30);
+        assert_eq!(c.limits.max_ceremonies_per_user, 32);
+        Ok(())
+    });
+}
+
+const FILE: &str = r#"
+listen = "0.0.0.0:9000"
+data_dir = "/var/lib/tandem"
+clock = "file:/tmp/tandem-clock"
+
+[sessions]
+lifetime_minutes = 30
+
+[otp]
+max_attempts = 3
+
+[mail]
+mode = "smtp"
+from = "Wallet <login@example.com>"
+
+[mail.smtp]
+host = "smtp.example.com"
+port = 465
+tls = "tls"
+username = "mailer"
+
+[vault]
+key_file = "/etc/tandem/kek.key"
+
+[limits]
+max_frame_bytes = 1000000
+"#;
+
+#[test]
+fn toml_file_overrides_defaults() {
+    Jail::expect_with(|jail| {
+        jail.create_file("tandem.toml", FILE)?;
+        let c = load(Some("tandem.toml")).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000".parse::<SocketAddr>().unwrap());
+        assert_eq!(c.database_url(), "sqlite:///var/lib/tandem/tandem.db");
+        assert_eq!(c.clock, "file:/tmp/tandem-clock");
+        assert_eq!(c.sessions.lifetime_minutes, 30);
+        assert_eq!(
+            c.sessions.absolute_hours, 24,
+            "untouched keys keep defaults"
+        );
+        assert_eq!(c.otp.max_attempts, 3);
+        assert_eq!(c.otp.ttl_minutes, 10);
+        assert_eq!(c.mail.mode, MailMode::Smtp);
+        assert_eq!(c.mail.smtp.host, "smtp.example.com");
+        assert_eq!(c.mail.smtp.port, 465);
+        assert_eq!(c.mail.smtp.tls, SmtpTls::Tls);
+        assert_eq!(c.mail.smtp.username.as_deref(), Some("mailer"));
+        assert_eq!(c.key_file(), PathBuf::from("/etc/tandem/kek.key"));
+        assert_eq!(c.limits.max_frame_bytes, 1_000_000);
+        Ok(())
+    });
+}
+
+#[test]
+fn tandem_config_names_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("elsewhere.toml", "listen = \"127.0.0.1:7000\"")?;
+        jail.set_env("TANDEM_CONFIG", "elsewhere.toml");
+        assert_eq!(load(None).unwrap().listen.port(), 7000);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    Jail::expect_with(|_jail| {
+        assert!(matches!(
+            load(Some("nope.toml")),
+            Err(ConfigError::FileNotFound(_))
+        ));
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_overrides_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("tandem.toml", FILE)?;
+        jail.set_env("TANDEM_LISTEN", "127.0.0.1:9999");
+        jail.set_env("TANDEM_DATA_DIR", "/srv/tandem");
+        jail.set_env(
+            "TANDEM_DATABASE_URL",
+            "postgres://tandem:pw@db.internal/tandem",
+        );
+        jail.set_env("TANDEM_CLOCK", "system");
+        jail.set_env("TANDEM_MAIL__SMTP__HOST", "relay.internal");
+        jail.set_env("TANDEM_MAIL__SMTP__PORT", "2525");
+        jail.set_env("TANDEM_MAIL__SMTP__TLS", "none");
+        jail.set_env("TANDEM_MAIL__SMTP__USERNAME", "12345");
+        jail.set_env("TANDEM_MAIL__SMTP__PASSWORD", "007 \"quoted\" [x]");
+        jail.set_env("TANDEM_OTP__MAX_ATTEMPTS", "7");
+        jail.set_env("TANDEM_SESSIONS__ABSOLUTE_HOURS", "48");
+        let c = load(Some("tandem.toml")).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/tandem"));
+        assert_eq!(c.database_url(), "postgres://tandem:pw@db.internal/tandem");
+        assert_eq!(c.key_file(), PathBuf::from("/etc/tandem/kek.key"));
+        assert_eq!(c.clock, "system");
+        assert_eq!(c.mail.smtp.host, "relay.internal");
+        assert_eq!(c.mail.smtp.port, 2525);
+        assert_eq!(c.mail.smtp.tls, SmtpTls::None);
+        assert_eq!(c.mail.smtp.username.as_deref(), Some("12345"));
+        assert_eq!(
+            c.mail.smtp.password.as_ref().unwrap().expose_secret(),
+            "007 \"quoted\" [x]",
+            "the password is taken verbatim"
+        );
+        assert_eq!(c.otp.max_attempts, 7);
+        assert_eq!(c.sessions.absolute_hours, 48);
+        assert_eq!(c.sessions.lifetime_minutes, 30, "file value kept");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("TANDEM_LISTEN", "not-an-address", "listen"),
+        ("TANDEM_MAIL__SMTP__PORT", "seventy", "mail.smtp.port"),
+        ("TANDEM_MAIL__SMTP__PORT", "70000", "mail.smtp.port"),
+        ("TANDEM_MAIL__SMTP__PORT", "0", "mail.smtp.port"),
+        ("TANDEM_MAIL__MODE", "pigeon", "mail.mode"),
+        ("TANDEM_MAIL__SMTP__TLS", "ssl3", "mail.smtp.tls"),
+        ("TANDEM_MAIL__FROM", "not a mailbox", "mail.from"),
+        ("TANDEM_CLOCK", "sundial", "clock"),
+        ("TANDEM_DATABASE_URL", "mysql://x/y", "database_url"),
+        (
+            "TANDEM_SESSIONS__LIFETIME_MINUTES",
+            "0",
+            "sessions.lifetime_minutes",
+        ),
+        (
+            "TANDEM_SESSIONS__LIFETIME_MINUTES",
+            "-5",
+            "sessions.lifetime_minutes",
+        ),
+        (
+            "TANDEM_SESSIONS__ABSOLUTE_HOURS",
+            "0",
+            "sessions.absolute_hours",
+        ),
+        ("TANDEM_OTP__TTL_MINUTES", "0", "otp.ttl_minutes"),
+        ("TANDEM_OTP__MAX_ATTEMPTS", "0", "otp.max_attempts"),
+        ("TANDEM_OTP__PER_IP_PER_HOUR", "lots", "otp.per_ip_per_hour"),
+        ("TANDEM_VAULT__PROVIDER", "cloud", "vault.provider"),
+        (
+            "TANDEM_LIMITS__MAX_BODY_BYTES",
+            "0",
+            "limits.max_body_bytes",
+        ),
+        (
+            "TANDEM_LIMITS__ROUND_TIMEOUT_SECS",
+            "x",
+            "limits.round_timeout_secs",
+        ),
+    ];
+    for &(var, value, key) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            assert_eq!(key_of(load(None)), key, "{var}={value}");
+            Ok(())
+        });
+    }
+    // Relations between keys, and the same checks for the file.
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "t.toml",
+            "[sessions]\nlifetime_minutes = 120\nabsolute_hours = 1\n",
+        )?;
+        assert_eq!(key_of(load(Some("t.toml"))), "sessions.absolute_hours");
+        jail.create_file("u.toml", "[mail.smtp]\nport = \"abc\"\n")?;
+        assert_eq!(key_of(load(Some("u.toml"))), "mail.smtp.port");
+        jail.create_file("v.toml", "[mail.smtp]\npassword = \"pw\"\n")?;
+        assert_eq!(key_of(load(Some("v.toml"))), "mail.smtp.username");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_toml_syntax_error_is_reported() {
+    Jail::expect_with(|jail| {
+        jail.create_file("t.toml", "listen = \n[[[")?;
+        assert!(matches!(load(Some("t.toml")), Err(ConfigError::Source(_))));
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_stay_out_of_errors_and_debug() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "t.toml",
+            "[mail.smtp]\nusername = \"u\"\npassword = { nested = \"hunter2\" }\n",
+        )?;
+        let err = load(Some("t.toml")).unwrap_err();
+        assert_eq!(err.key(), Some("mail.smtp.password"));
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("TANDEM_MAIL__SMTP__USERNAME", "u");
+        jail.set_env("TANDEM_MAIL__SMTP__PASSWORD", "hunter2");
+        jail.set_env(
+            "TANDEM_DATABASE_URL",
+            "postgres://tandem:dbsecret@db/tandem?password=dbsecret2",
+        );
+        let c = load(None).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("dbsecret"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+        Ok(())
+    });
+}
