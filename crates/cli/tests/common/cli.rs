@@ -52,7 +52,10 @@ impl Cli {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("tandem {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "tandem {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 
@@ -69,7 +72,10 @@ impl Cli {
             .expect("spawn login");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while server.code_count(email) == before {
-            assert!(std::time::Instant::now() < deadline, "login code never arrived");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "login code never arrived"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let code = server.login_code(email);

@@ -1,8 +1,9 @@
 //! Test harness: the real `tandem` binary as server and as CLI, on loopback.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-pub mod server;
 pub mod cli;
+pub mod http;
+pub mod server;
 pub mod verify;
 
 pub use cli::Cli;

@@ -72,7 +72,12 @@ impl Server {
         server
     }
 
-    fn spawn(backend: &Backend, data_dir: &Path, clock_file: &Path, opts: &ServerOptions) -> Server {
+    fn spawn(
+        backend: &Backend,
+        data_dir: &Path,
+        clock_file: &Path,
+        opts: &ServerOptions,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
         cmd.arg("serve")
             .arg("--listen")
@@ -113,7 +118,10 @@ impl Server {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not start; log:\n{}", log.lock().unwrap().join("\n"));
+                panic!(
+                    "server did not start; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
             }
         };
         Server {
@@ -144,7 +152,10 @@ impl Server {
             if let Some(code) = outbox_code(&self.data_dir, email) {
                 return code;
             }
-            assert!(Instant::now() < deadline, "no code for {email} in the outbox");
+            assert!(
+                Instant::now() < deadline,
+                "no code for {email} in the outbox"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -14,7 +14,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::get;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -79,8 +78,8 @@ pub fn router(state: AppState) -> Router {
             get(|| async { "Tandem server. API docs at /docs, spec at /openapi.json\n" }),
         )
         .fallback(|| async { HttpError::new(tandem_proto::ErrorCode::NotFound, "no such route") })
+        // Enforced where bodies are read (`ApiJson`), which answers with a JSON 413.
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
 }

@@ -1,0 +1,82 @@
+//! Two server instances on one PostgreSQL database: ceremony state lives only in the
+//! instance holding the socket, everything else in the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::http::Http;
+use common::verify::*;
+use common::{Backend, Cli, Server, unique_email};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wallet_from_one_instance_signs_through_the_other_and_logout_is_shared() {
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
+    let a = Server::start(&backend);
+    let b = a.start_sibling(&backend);
+
+    // Log in and create wallets through A.
+    let cli_a = Cli::new(&a);
+    cli_a.login(&a, &unique_email("two"));
+    let evm = cli_a.json(&["wallet", "create", "--chain", "evm"]);
+    let sol = cli_a.json(&["wallet", "create", "--chain", "solana"]);
+    let evm_id = evm["id"].as_str().unwrap();
+    let sol_id = sol["id"].as_str().unwrap();
+
+    // The same device (home, shares, token) talks to B.
+    let on_b = |args: &[&str]| {
+        let mut all = vec!["--server", b.url.as_str()];
+        all.extend_from_slice(args);
+        all.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run_b = |args: &[&str]| -> serde_json::Value {
+        let owned = on_b(args);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        cli_a.json(&refs)
+    };
+    // The saved login names A; point the profile at B to use the same session there.
+    let profile_path = cli_a.home().join("session.json");
+    let mut profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&profile_path).unwrap()).unwrap();
+    profile["server"] = b.url.clone().into();
+    std::fs::write(&profile_path, profile.to_string()).unwrap();
+
+    let r = run_b(&["sign", "message", "--wallet", evm_id, "via B"]);
+    assert_eq!(
+        recover_personal(b"via B", r["signature"].as_str().unwrap()).to_checksum(None),
+        evm["address"].as_str().unwrap()
+    );
+    let sol_pk = unhex(sol["public_key"].as_str().unwrap());
+    let tx = solana_transfer(&sol_pk, 42);
+    let r = run_b(&["sign", "solana-tx", "--wallet", sol_id, &tx]);
+    verify_solana_tx(r["signed_transaction"].as_str().unwrap(), &sol_pk);
+
+    // A refresh through B is seen by A, and the next signature through A works.
+    let refreshed = run_b(&["wallet", "refresh", evm_id]);
+    assert_eq!(refreshed["epoch"], 1);
+    profile["server"] = a.url.clone().into();
+    std::fs::write(&profile_path, profile.to_string()).unwrap();
+    let r = cli_a.json(&["sign", "message", "--wallet", evm_id, "via A after refresh"]);
+    assert_eq!(
+        recover_personal(b"via A after refresh", r["signature"].as_str().unwrap())
+            .to_checksum(None),
+        evm["address"].as_str().unwrap()
+    );
+
+    // Logout on A is honoured by B at once.
+    let token = cli_a.token();
+    let http_b = Http::new(&b);
+    assert_eq!(http_b.get("/v1/wallets", Some(&token)).await.status, 200);
+    cli_a.json(&["session", "logout"]);
+    let r = http_b.get("/v1/wallets", Some(&token)).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (401, Some("session_revoked"))
+    );
+
+    drop(a);
+    drop(b);
+    let _ = db.drop_db().await;
+}

@@ -1,0 +1,248 @@
+//! The device SDK against the real server binary: 16 concurrent ceremonies on one wallet,
+//! the alloy signer, and the ceremony socket's own refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use alloy_primitives::Address;
+use alloy_signer::Signer;
+use common::http::Http;
+use common::verify::*;
+use common::{Backend, Server, unique_email};
+use futures_util::{SinkExt, StreamExt};
+use tandem_client::store::KdfParams;
+use tandem_client::{ApiClient, Device, ShareStore, TandemSigner};
+use tandem_proto::sign::{Encoding, SignPayload};
+use tandem_proto::wallet::Chain;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+async fn device(server: &Server, dir: &std::path::Path) -> Device {
+    let http = Http::new(server);
+    let token = http.login(server, &unique_email("sdk")).await;
+    let api = ApiClient::new(&server.url).unwrap().with_token(token);
+    let cheap = KdfParams {
+        m_kib: 256,
+        t: 1,
+        p: 1,
+    };
+    let store = ShareStore::open_with(dir, "test passphrase", cheap).unwrap();
+    Device::new(api, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_signatures_on_one_wallet() {
+    let server = Server::start(&Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let device = Arc::new(device(&server, dir.path()).await);
+    let evm = device.create_wallet(Chain::Evm, None).await.unwrap();
+    let sol = device.create_wallet(Chain::Solana, None).await.unwrap();
+    let address: Address = evm.address.parse().unwrap();
+    let sol_pk = unhex(&sol.public_key);
+
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let device = device.clone();
+        let (evm_id, sol_id) = (evm.id.clone(), sol.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let text = format!("concurrent {i}");
+            let payload = SignPayload::EvmMessage {
+                message: text.clone(),
+                encoding: Encoding::Utf8,
+            };
+            let r = device
+                .sign(&evm_id, &payload, None)
+                .await
+                .expect("evm sign");
+            let sol_payload = SignPayload::SolanaMessage {
+                message: text.clone(),
+                encoding: Encoding::Utf8,
+            };
+            let s = device
+                .sign(&sol_id, &sol_payload, None)
+                .await
+                .expect("solana sign");
+            (text, r.signature, s.signature)
+        }));
+    }
+    let mut signatures = std::collections::HashSet::new();
+    for t in tasks {
+        let (text, evm_sig, sol_sig) = t.await.unwrap();
+        assert_eq!(recover_personal(text.as_bytes(), &evm_sig), address);
+        verify_ed25519(
+            &sol_pk,
+            &solana_offchain_bytes(&sol_pk, text.as_bytes()),
+            &sol_sig,
+        );
+        assert!(signatures.insert(evm_sig));
+    }
+    assert_eq!(signatures.len(), 16);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alloy_signer_signs_messages_typed_data_and_transactions() {
+    let server = Server::start(&Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let device = device(&server, dir.path()).await;
+    let wallet = device.create_wallet(Chain::Evm, None).await.unwrap();
+    let signer = TandemSigner::new(device.clone(), &wallet).unwrap();
+    let address = signer.address();
+    assert_eq!(address.to_checksum(None), wallet.address);
+
+    // Through a trait object, as a library that takes "any alloy signer" would.
+    let dyn_signer: &(dyn Signer + Send + Sync) = &signer;
+    let sig = dyn_signer.sign_message(b"hello alloy").await.unwrap();
+    assert_eq!(
+        sig.recover_address_from_msg(b"hello alloy").unwrap(),
+        address
+    );
+
+    let typed: alloy_dyn_abi::TypedData = serde_json::from_value(mail_typed_data()).unwrap();
+    let sig = dyn_signer.sign_dynamic_typed_data(&typed).await.unwrap();
+    assert_eq!(
+        sig.recover_address_from_prehash(&typed.eip712_signing_hash().unwrap())
+            .unwrap(),
+        address
+    );
+
+    // A bare hash is refused: Tandem signs what it can parse.
+    let refused = dyn_signer
+        .sign_hash(&alloy_primitives::B256::repeat_byte(1))
+        .await;
+    assert!(refused.unwrap_err().is_unsupported());
+
+    let mut tx = alloy_consensus::TxEip1559 {
+        chain_id: 1,
+        nonce: 3,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(DEAD),
+        value: alloy_primitives::U256::from(5u64),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let sig = signer.sign_transaction(&mut tx).await.unwrap();
+    use alloy_consensus::SignableTransaction;
+    let signed = tx.into_signed(sig);
+    assert_eq!(signed.recover_signer().unwrap(), address);
+}
+
+/// Opens a raw ceremony socket.
+async fn raw_socket(
+    server: &Server,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = server.url.replace("http://", "ws://") + "/v1/ceremony";
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+async fn failure_code(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<String> {
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg {
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["type"] == "failed" {
+                return v["error"]["code"].as_str().map(str::to_owned);
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ceremony_socket_refusals() {
+    let server = Server::start(&Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let device = device(&server, dir.path()).await;
+    let wallet = device.create_wallet(Chain::Evm, None).await.unwrap();
+    let token = device.api().token().unwrap().to_owned();
+    let nonce = "11".repeat(32);
+
+    // No session: the upgrade itself is refused with 401.
+    let url = server.url.replace("http://", "ws://") + "/v1/ceremony";
+    let err = tokio_tungstenite::connect_async(url).await.unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+
+    // A frame before `start`.
+    let mut ws = raw_socket(&server, &token).await;
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        failure_code(&mut ws).await.as_deref(),
+        Some("protocol_error")
+    );
+
+    // A stale epoch.
+    let mut ws = raw_socket(&server, &token).await;
+    let start = serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
+        "kind": "sign", "wallet_id": wallet.id, "epoch": 7,
+        "payload": {"kind": "evm_message", "message": "x"}}});
+    ws.send(Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        failure_code(&mut ws).await.as_deref(),
+        Some("epoch_mismatch")
+    );
+
+    // A digest instead of a payload.
+    let mut ws = raw_socket(&server, &token).await;
+    let start = serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
+        "kind": "sign", "wallet_id": wallet.id, "epoch": 0,
+        "payload": {"kind": "digest", "digest": "0x".to_owned() + &"22".repeat(32)}}});
+    ws.send(Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        failure_code(&mut ws).await.as_deref(),
+        Some("digest_signing_refused")
+    );
+
+    // An oversized frame inside a ceremony.
+    let mut ws = raw_socket(&server, &token).await;
+    let start = serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
+        "kind": "sign", "wallet_id": wallet.id, "epoch": 0,
+        "payload": {"kind": "evm_message", "message": "x"}}});
+    ws.send(Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    let _ = ws.send(Message::Binary(vec![0u8; 2 << 20].into())).await;
+    let code = failure_code(&mut ws).await;
+    assert!(
+        matches!(code.as_deref(), Some("payload_too_large") | None),
+        "{code:?}"
+    );
+
+    // Garbage MPC frames are dropped, then the ceremony gives up; the wallet is untouched
+    // and still signs.
+    let mut ws = raw_socket(&server, &token).await;
+    ws.send(Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        let _ = ws.send(Message::Binary(vec![0xff; 64].into())).await;
+    }
+    assert_eq!(
+        failure_code(&mut ws).await.as_deref(),
+        Some("protocol_error")
+    );
+    let payload = SignPayload::EvmMessage {
+        message: "still fine".into(),
+        encoding: Encoding::Utf8,
+    };
+    let r = device.sign(&wallet.id, &payload, None).await.unwrap();
+    assert_eq!(
+        recover_personal(b"still fine", &r.signature).to_checksum(None),
+        wallet.address
+    );
+}
