@@ -34,7 +34,11 @@ async fn device(server: &Server, dir: &std::path::Path) -> Device {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_signatures_on_one_wallet() {
-    let server = Server::start(&Backend::Sqlite);
+    common::each_backend(sixteen_concurrent).await;
+}
+
+async fn sixteen_concurrent(backend: Backend) {
+    let server = Server::start(&backend);
     let dir = tempfile::tempdir().unwrap();
     let device = Arc::new(device(&server, dir.path()).await);
     let evm = device.create_wallet(Chain::Evm, None).await.unwrap();
