@@ -55,10 +55,18 @@ pub struct ServeArgs {
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
-    #[arg(long)]
-    pub email: String,
+    /// Send a code to this address, then ask for it.
+    #[arg(long, required_unless_present = "attempt")]
+    pub email: Option<String>,
+    /// Only send the code and print the attempt id (for scripts; finish with
+    /// `--attempt ID --code CODE`).
+    #[arg(long, requires = "email", conflicts_with_all = ["attempt", "code"])]
+    pub send_only: bool,
+    /// Finish a login started with `--send-only`.
+    #[arg(long, requires = "code", conflicts_with = "email")]
+    pub attempt: Option<String>,
     /// The code from the email (prompted for when omitted).
-    #[arg(long, env = "TANDEM_LOGIN_CODE", hide_env_values = true)]
+    #[arg(long)]
     pub code: Option<String>,
 }
 
@@ -153,4 +161,7 @@ pub struct BenchArgs {
     /// Also measure in-process MPC throughput on this machine for the ratio.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub baseline: bool,
+    /// Signatures per chain timed step by step at concurrency 1 (0 skips the breakdown).
+    #[arg(long, default_value_t = 50)]
+    pub breakdown: usize,
 }

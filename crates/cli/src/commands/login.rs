@@ -10,12 +10,36 @@ use crate::output;
 pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), ClientError> {
     let server = ctx.server_url();
     let api = ApiClient::new(&server)?;
-    let started = api.email_start(&args.email).await?;
-    let code = match args.code {
-        Some(c) => c,
-        None => prompt_code(&args.email)?,
+    let (attempt_id, code) = match (&args.email, args.attempt) {
+        (Some(email), _) => {
+            let started = api.email_start(email).await?;
+            if args.send_only {
+                let shown = serde_json::json!({
+                    "attempt_id": started.attempt_id,
+                    "expires_at": started.expires_at,
+                });
+                output::print(json, &shown, || {
+                    format!(
+                        "Code sent to {email}. Finish with: tandem login --attempt {} --code <code>",
+                        started.attempt_id
+                    )
+                });
+                return Ok(());
+            }
+            let code = match args.code {
+                Some(c) => c,
+                None => prompt_code(email)?,
+            };
+            (started.attempt_id, code)
+        }
+        (None, Some(attempt)) => (attempt, args.code.unwrap_or_default()),
+        (None, None) => {
+            return Err(ClientError::Local(
+                "give --email (or --attempt and --code)".into(),
+            ));
+        }
     };
-    let login = api.email_verify(&started.attempt_id, code.trim()).await?;
+    let login = api.email_verify(&attempt_id, code.trim()).await?;
     let profile = Profile {
         server: server.clone(),
         token: login.token.clone(),
