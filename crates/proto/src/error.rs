@@ -54,6 +54,44 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidField,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidHex,
+        ErrorCode::InvalidBase64,
+        ErrorCode::InvalidRlp,
+        ErrorCode::InvalidTransaction,
+        ErrorCode::UnsupportedTransactionType,
+        ErrorCode::AlreadySigned,
+        ErrorCode::MissingChainId,
+        ErrorCode::InvalidTypedData,
+        ErrorCode::InvalidMessage,
+        ErrorCode::NotASigner,
+        ErrorCode::WrongChain,
+        ErrorCode::DigestSigningRefused,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::SessionExpired,
+        ErrorCode::SessionRevoked,
+        ErrorCode::CodeInvalid,
+        ErrorCode::CodeExpired,
+        ErrorCode::CodeExhausted,
+        ErrorCode::RateLimited,
+        ErrorCode::NotFound,
+        ErrorCode::WalletNotFound,
+        ErrorCode::WalletFrozen,
+        ErrorCode::Conflict,
+        ErrorCode::EpochMismatch,
+        ErrorCode::CeremonyFailed,
+        ErrorCode::CeremonyTimeout,
+        ErrorCode::TooManyCeremonies,
+        ErrorCode::ProtocolError,
+        ErrorCode::DeliveryFailed,
+        ErrorCode::Internal,
+    ];
+
     /// The HTTP status this code is returned with.
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
@@ -183,46 +221,12 @@ mod tests {
 
     #[test]
     fn names_match_serde() {
-        use ErrorCode::*;
-        for code in [
-            InvalidRequest,
-            InvalidField,
-            InvalidEmail,
-            InvalidHex,
-            InvalidBase64,
-            InvalidRlp,
-            InvalidTransaction,
-            UnsupportedTransactionType,
-            AlreadySigned,
-            MissingChainId,
-            InvalidTypedData,
-            InvalidMessage,
-            NotASigner,
-            WrongChain,
-            DigestSigningRefused,
-            PayloadTooLarge,
-            Unauthorized,
-            SessionExpired,
-            SessionRevoked,
-            CodeInvalid,
-            CodeExpired,
-            CodeExhausted,
-            RateLimited,
-            NotFound,
-            WalletNotFound,
-            WalletFrozen,
-            Conflict,
-            EpochMismatch,
-            CeremonyFailed,
-            CeremonyTimeout,
-            TooManyCeremonies,
-            ProtocolError,
-            DeliveryFailed,
-            Internal,
-        ] {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json.as_str(), Some(code.as_str()));
             assert!((400..600).contains(&code.http_status()));
+            assert!(seen.insert(code.as_str()));
         }
     }
 }

@@ -115,6 +115,7 @@ fn metrics_handle() -> PrometheusHandle {
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = AppState::build(&config).await?;
     let store = state.store.clone();
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let app = crate::http::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -133,9 +134,30 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartError::Serve)?;
+    housekeeping.abort();
     store.close().await;
     tracing::info!("tandem server stopped");
     Ok(())
+}
+
+/// Deletes login attempts and sessions that can matter no more, every ten minutes.
+async fn housekeeping(state: AppState) {
+    const EVERY: Duration = Duration::from_secs(600);
+    const SESSION_GRACE_MS: i64 = 24 * 3_600_000;
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tick.tick().await;
+        match state.otp.prune().await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned login attempts"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning login attempts failed"),
+        }
+        match state.sessions.prune(SESSION_GRACE_MS).await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned ended sessions"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning sessions failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

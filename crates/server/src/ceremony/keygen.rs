@@ -1,10 +1,11 @@
 //! Keygen: the wallet exists on the server only once the device has confirmed it stored its
 //! share, so a crash on either side never leaves a server half without a device half.
 
-use tandem_mpc::{Nonce, Operation, Role, SessionContext, WalletId};
+use tandem_mpc::{Nonce, Operation, Role};
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::scheme::ChainScheme;
 
+use super::accept::{accept, mpc};
 use super::channel::Channel;
 use super::driver::{control, drive};
 use super::error::CeremonyError;
@@ -18,22 +19,8 @@ pub(crate) async fn keygen<S: ChainScheme>(
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
     let wallet_id = uuid::Uuid::new_v4().simple().to_string();
-    let wallet = WalletId::new(wallet_id.clone()).map_err(mpc)?;
-    let server_nonce = Nonce::generate().map_err(mpc)?;
-    channel
-        .send_control(&ServerMessage::Accepted {
-            wallet_id: wallet_id.clone(),
-            epoch: 0,
-            server_nonce: hex::encode(server_nonce.0),
-        })
-        .await?;
-    let ctx = SessionContext::derive(
-        S::protocol(Operation::Keygen),
-        wallet,
-        0,
-        &device_nonce,
-        &server_nonce,
-    );
+    let protocol = S::protocol(Operation::Keygen);
+    let ctx = accept(channel, protocol, &wallet_id, 0, &device_nonce).await?;
     let (ceremony, first) = S::keygen(Role::Server, ctx).map_err(mpc)?;
     let share = drive(channel, ceremony, first, svc.round_timeout()).await?;
     match control(channel, svc.round_timeout()).await? {
@@ -59,8 +46,4 @@ pub(crate) async fn keygen<S: ChainScheme>(
         })
         .await?;
     Ok(record)
-}
-
-pub(crate) fn mpc(e: tandem_mpc::Error) -> CeremonyError {
-    CeremonyError::Aborted(e.to_string())
 }

@@ -4,6 +4,7 @@
 //! The transport is abstract ([`Channel`]); `http::ws` adapts a WebSocket to it, and an
 //! end-to-end encrypted channel can wrap it without touching the ceremony logic.
 
+mod accept;
 mod channel;
 mod driver;
 mod error;

@@ -6,10 +6,10 @@ use tandem_mpc::{KeyShare, Nonce, Operation, RefreshMode, Role, SessionContext, 
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::scheme::{ChainScheme, refresh_test_input};
 
+use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
 use super::driver::{control, drive};
 use super::error::CeremonyError;
-use super::keygen::mpc;
 use super::service::Ceremonies;
 use crate::wallets::WalletRecord;
 
@@ -20,25 +20,10 @@ pub(crate) async fn refresh<S: ChainScheme>(
     channel: &mut dyn Channel,
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
-    let share_bytes = svc.wallets().open_share(wallet, epoch).await?;
-    let share = KeyShare::<S>::from_bytes(&share_bytes).map_err(mpc)?;
-    drop(share_bytes);
-    let wallet_id = WalletId::new(wallet.id.clone()).map_err(mpc)?;
-    let server_nonce = Nonce::generate().map_err(mpc)?;
-    channel
-        .send_control(&ServerMessage::Accepted {
-            wallet_id: wallet.id.clone(),
-            epoch,
-            server_nonce: hex::encode(server_nonce.0),
-        })
-        .await?;
-    let ctx = SessionContext::derive(
-        S::protocol(Operation::RefreshFast),
-        wallet_id.clone(),
-        epoch,
-        &device_nonce,
-        &server_nonce,
-    );
+    let share = load_share::<S>(svc, wallet, epoch).await?;
+    let protocol = S::protocol(Operation::RefreshFast);
+    let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
+    let wallet_id = ctx.wallet.clone();
     let refresh_session = ctx.session_id.0;
     let (ceremony, first) = S::refresh(&share, ctx, RefreshMode::Fast).map_err(mpc)?;
     drop(share);

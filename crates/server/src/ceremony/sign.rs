@@ -1,16 +1,16 @@
 //! Signing: the server parses the payload and computes what is signed itself; the device's
 //! word on it is never taken.
 
-use tandem_mpc::{KeyShare, Nonce, Operation, SessionContext, WalletId};
+use tandem_mpc::{Nonce, Operation};
 use tandem_proto::ceremony::ServerMessage;
 use tandem_proto::prepare::prepare;
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{SignPayload, SignResult};
 
+use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
 use super::driver::drive;
 use super::error::CeremonyError;
-use super::keygen::mpc;
 use super::service::Ceremonies;
 use crate::wallets::WalletRecord;
 
@@ -24,24 +24,9 @@ pub(crate) async fn sign<S: ChainScheme>(
 ) -> Result<SignResult, CeremonyError> {
     let prepared =
         prepare(payload, wallet.chain, &wallet.public_key).map_err(CeremonyError::Rejected)?;
-    let share_bytes = svc.wallets().open_share(wallet, epoch).await?;
-    let share = KeyShare::<S>::from_bytes(&share_bytes).map_err(mpc)?;
-    drop(share_bytes);
-    let server_nonce = Nonce::generate().map_err(mpc)?;
-    channel
-        .send_control(&ServerMessage::Accepted {
-            wallet_id: wallet.id.clone(),
-            epoch,
-            server_nonce: hex::encode(server_nonce.0),
-        })
-        .await?;
-    let ctx = SessionContext::derive(
-        S::protocol(Operation::Sign),
-        WalletId::new(wallet.id.clone()).map_err(mpc)?,
-        epoch,
-        &device_nonce,
-        &server_nonce,
-    );
+    let share = load_share::<S>(svc, wallet, epoch).await?;
+    let protocol = S::protocol(Operation::Sign);
+    let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
     let message = S::message(prepared.signing_input()).map_err(CeremonyError::Rejected)?;
     let (ceremony, first) = S::sign(&share, ctx, message).map_err(mpc)?;
     drop(share);

@@ -1,0 +1,51 @@
+//! The steps every ceremony starts with: open the server's share, answer `start` with a
+//! fresh nonce, and derive the session both parties will bind their frames to.
+
+use tandem_mpc::{KeyShare, Nonce, Protocol, SessionContext, WalletId};
+use tandem_proto::ceremony::ServerMessage;
+use tandem_proto::scheme::ChainScheme;
+
+use super::channel::Channel;
+use super::error::CeremonyError;
+use super::service::Ceremonies;
+use crate::wallets::WalletRecord;
+
+/// The wallet's current server share at `epoch` (refused if frozen or another epoch).
+pub(crate) async fn load_share<S: ChainScheme>(
+    svc: &Ceremonies,
+    wallet: &WalletRecord,
+    epoch: u64,
+) -> Result<KeyShare<S>, CeremonyError> {
+    let bytes = svc.wallets().open_share(wallet, epoch).await?;
+    KeyShare::<S>::from_bytes(&bytes).map_err(mpc)
+}
+
+/// Sends `accepted` with a fresh server nonce and derives the session context.
+pub(crate) async fn accept(
+    channel: &mut dyn Channel,
+    protocol: Protocol,
+    wallet_id: &str,
+    epoch: u64,
+    device_nonce: &Nonce,
+) -> Result<SessionContext, CeremonyError> {
+    let wallet = WalletId::new(wallet_id.to_owned()).map_err(mpc)?;
+    let server_nonce = Nonce::generate().map_err(mpc)?;
+    channel
+        .send_control(&ServerMessage::Accepted {
+            wallet_id: wallet_id.to_owned(),
+            epoch,
+            server_nonce: hex::encode(server_nonce.0),
+        })
+        .await?;
+    Ok(SessionContext::derive(
+        protocol,
+        wallet,
+        epoch,
+        device_nonce,
+        &server_nonce,
+    ))
+}
+
+pub(crate) fn mpc(e: tandem_mpc::Error) -> CeremonyError {
+    CeremonyError::Aborted(e.to_string())
+}
