@@ -45,7 +45,16 @@ impl Context {
 
     pub fn api(&self) -> Result<ApiClient, ClientError> {
         let profile = self.profile()?;
-        Ok(ApiClient::new(&profile.server)?.with_token(profile.token))
+        let mut api = ApiClient::new(&profile.server)?.with_token(profile.token);
+        if let Some(key) = profile
+            .server_key
+            .as_deref()
+            .and_then(|k| hex::decode(k).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
+            api = api.with_server_key(key);
+        }
+        Ok(api)
     }
 
     /// Opens the device share store, asking for the passphrase (twice on first use) unless

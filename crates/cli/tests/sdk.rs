@@ -9,20 +9,26 @@ use std::sync::Arc;
 use alloy_primitives::Address;
 use alloy_signer::Signer;
 use common::http::Http;
+use common::raw::Raw;
 use common::verify::*;
 use common::{Backend, Server, unique_email};
 use futures_util::{SinkExt, StreamExt};
 use tandem_client::store::KdfParams;
 use tandem_client::{ApiClient, Device, ShareStore, TandemSigner};
+use tandem_proto::channel::Kind;
 use tandem_proto::sign::{Encoding, SignPayload};
 use tandem_proto::wallet::Chain;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 async fn device(server: &Server, dir: &std::path::Path) -> Device {
     let http = Http::new(server);
     let token = http.login(server, &unique_email("sdk")).await;
-    let api = ApiClient::new(&server.url).unwrap().with_token(token);
+    let api = ApiClient::new(&server.url)
+        .unwrap()
+        .with_token(token)
+        .pin_server_key()
+        .await
+        .unwrap();
     let cheap = KdfParams {
         m_kib: 256,
         t: 1,
@@ -134,34 +140,6 @@ async fn alloy_signer_signs_messages_typed_data_and_transactions() {
     assert_eq!(signed.recover_signer().unwrap(), address);
 }
 
-/// Opens a raw ceremony socket.
-async fn raw_socket(
-    server: &Server,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let url = server.url.replace("http://", "ws://") + "/v1/ceremony";
-    let mut req = url.into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.unwrap().0
-}
-
-async fn failure_code(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Option<String> {
-    while let Some(Ok(msg)) = ws.next().await {
-        if let Message::Text(t) = msg {
-            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
-            if v["type"] == "failed" {
-                return v["error"]["code"].as_str().map(str::to_owned);
-            }
-        }
-    }
-    None
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ceremony_socket_refusals() {
     let server = Server::start(&Backend::Sqlite);
@@ -177,69 +155,65 @@ async fn ceremony_socket_refusals() {
     assert!(err.to_string().contains("401"), "{err}");
 
     // A frame before `start`.
-    let mut ws = raw_socket(&server, &token).await;
-    ws.send(Message::Binary(vec![1, 2, 3].into()))
-        .await
-        .unwrap();
-    assert_eq!(
-        failure_code(&mut ws).await.as_deref(),
-        Some("protocol_error")
-    );
+    let mut raw = Raw::connect(&server.url, &token).await;
+    raw.send(Kind::Frame, &[1, 2, 3]).await;
+    assert_eq!(raw.failure_code().await.as_deref(), Some("protocol_error"));
 
     // A stale epoch.
-    let mut ws = raw_socket(&server, &token).await;
-    let start = serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
+    let mut raw = Raw::connect(&server.url, &token).await;
+    raw.control(
+        serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
         "kind": "sign", "wallet_id": wallet.id, "epoch": 7,
-        "payload": {"kind": "evm_message", "message": "x"}}});
-    ws.send(Message::Text(start.to_string().into()))
-        .await
-        .unwrap();
-    assert_eq!(
-        failure_code(&mut ws).await.as_deref(),
-        Some("epoch_mismatch")
-    );
+        "payload": {"kind": "evm_message", "message": "x"}}}),
+    )
+    .await;
+    assert_eq!(raw.failure_code().await.as_deref(), Some("epoch_mismatch"));
 
     // A digest instead of a payload.
-    let mut ws = raw_socket(&server, &token).await;
-    let start = serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
+    let mut raw = Raw::connect(&server.url, &token).await;
+    raw.control(
+        serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
         "kind": "sign", "wallet_id": wallet.id, "epoch": 0,
-        "payload": {"kind": "digest", "digest": "0x".to_owned() + &"22".repeat(32)}}});
-    ws.send(Message::Text(start.to_string().into()))
-        .await
-        .unwrap();
+        "payload": {"kind": "digest", "digest": "0x".to_owned() + &"22".repeat(32)}}}),
+    )
+    .await;
     assert_eq!(
-        failure_code(&mut ws).await.as_deref(),
+        raw.failure_code().await.as_deref(),
         Some("digest_signing_refused")
     );
 
     // An oversized frame inside a ceremony.
-    let mut ws = raw_socket(&server, &token).await;
     let start = serde_json::json!({"type": "start", "device_nonce": nonce, "operation": {
         "kind": "sign", "wallet_id": wallet.id, "epoch": 0,
         "payload": {"kind": "evm_message", "message": "x"}}});
-    ws.send(Message::Text(start.to_string().into()))
-        .await
-        .unwrap();
-    let _ = ws.send(Message::Binary(vec![0u8; 2 << 20].into())).await;
-    let code = failure_code(&mut ws).await;
+    let mut raw = Raw::connect(&server.url, &token).await;
+    raw.control(start.clone()).await;
+    raw.send(Kind::Frame, &vec![0u8; 2 << 20]).await;
+    let code = raw.failure_code().await;
     assert!(
         matches!(code.as_deref(), Some("payload_too_large") | None),
         "{code:?}"
     );
 
-    // Garbage MPC frames are dropped, then the ceremony gives up; the wallet is untouched
-    // and still signs.
-    let mut ws = raw_socket(&server, &token).await;
+    // Plaintext on the socket instead of the handshake.
+    let mut ws = common::raw::connect_ws(&server.url, &token).await;
     ws.send(Message::Text(start.to_string().into()))
         .await
         .unwrap();
-    for _ in 0..20 {
-        let _ = ws.send(Message::Binary(vec![0xff; 64].into())).await;
-    }
-    assert_eq!(
-        failure_code(&mut ws).await.as_deref(),
-        Some("protocol_error")
+    let reply = ws.next().await;
+    assert!(
+        matches!(&reply, Some(Ok(Message::Text(t))) if t.as_str().contains("channel_error")),
+        "{reply:?}"
     );
+
+    // Garbage MPC frames are dropped, then the ceremony gives up; the wallet is untouched
+    // and still signs.
+    let mut raw = Raw::connect(&server.url, &token).await;
+    raw.control(start).await;
+    for _ in 0..20 {
+        raw.send(Kind::Frame, &[0xff; 64]).await;
+    }
+    assert_eq!(raw.failure_code().await.as_deref(), Some("protocol_error"));
     let payload = SignPayload::EvmMessage {
         message: "still fine".into(),
         encoding: Encoding::Utf8,

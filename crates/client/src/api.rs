@@ -19,6 +19,7 @@ pub struct ApiClient {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
+    server_key: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -41,12 +42,39 @@ impl ApiClient {
             base: base.trim_end_matches('/').to_owned(),
             http,
             token: None,
+            server_key: None,
         })
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
+    }
+
+    /// Pins the server's channel key (from a saved login, or compared out of band).
+    pub fn with_server_key(mut self, key: [u8; 32]) -> Self {
+        self.server_key = Some(key);
+        self
+    }
+
+    pub fn server_key(&self) -> Option<&[u8; 32]> {
+        self.server_key.as_ref()
+    }
+
+    /// Fetches the server's channel key and pins it (trust on first use: call it once, at
+    /// login, and keep the key).
+    pub async fn pin_server_key(mut self) -> Result<Self, ClientError> {
+        let key: tandem_proto::channel::ServerKey = self
+            .call::<(), _>(Method::GET, "/v1/server-key", None)
+            .await?;
+        let bytes = hex::decode(&key.public_key)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                ClientError::Protocol("the server sent an invalid channel key".into())
+            })?;
+        self.server_key = Some(bytes);
+        Ok(self)
     }
 
     pub fn base(&self) -> &str {

@@ -10,6 +10,8 @@ pub enum ClientError {
     Http(String),
     #[error("ceremony socket: {0}")]
     Socket(String),
+    #[error("encrypted channel: {0}")]
+    Channel(String),
     #[error("the server broke the ceremony protocol: {0}")]
     Protocol(String),
     #[error("ceremony failed: {0}")]

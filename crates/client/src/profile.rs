@@ -14,6 +14,9 @@ pub struct Profile {
     pub token: String,
     pub email: String,
     pub session_id: String,
+    /// Hex of the server's channel key, pinned at login.
+    #[serde(default)]
+    pub server_key: Option<String>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -22,6 +25,7 @@ impl std::fmt::Debug for Profile {
             .field("server", &self.server)
             .field("token", &"[redacted]")
             .field("email", &self.email)
+            .field("server_key", &self.server_key)
             .finish()
     }
 }

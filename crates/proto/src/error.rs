@@ -49,6 +49,9 @@ pub enum ErrorCode {
     TooManyCeremonies,
     /// A ceremony socket message arrived out of order or malformed.
     ProtocolError,
+    /// The end-to-end channel failed: handshake (not the pinned server, or another session)
+    /// or a message that failed authentication.
+    ChannelError,
     DeliveryFailed,
     Internal,
 }
@@ -88,6 +91,7 @@ impl ErrorCode {
         ErrorCode::CeremonyTimeout,
         ErrorCode::TooManyCeremonies,
         ErrorCode::ProtocolError,
+        ErrorCode::ChannelError,
         ErrorCode::DeliveryFailed,
         ErrorCode::Internal,
     ];
@@ -114,7 +118,8 @@ impl ErrorCode {
             | CodeInvalid
             | CodeExpired
             | CodeExhausted
-            | ProtocolError => 400,
+            | ProtocolError
+            | ChannelError => 400,
             PayloadTooLarge => 413,
             Unauthorized | SessionExpired | SessionRevoked => 401,
             NotFound | WalletNotFound => 404,
@@ -163,6 +168,7 @@ impl ErrorCode {
             CeremonyTimeout => "ceremony_timeout",
             TooManyCeremonies => "too_many_ceremonies",
             ProtocolError => "protocol_error",
+            ChannelError => "channel_error",
             DeliveryFailed => "delivery_failed",
             Internal => "internal",
         }

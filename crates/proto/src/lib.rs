@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod ceremony;
+pub mod channel;
 pub mod error;
 pub mod prepare;
 pub mod scheme;

@@ -13,8 +13,9 @@ use crate::config::Config;
 use crate::notify::mailer_from_config;
 use crate::sessions::{SessionConfig, Sessions};
 use crate::store::Store;
-use crate::vault::{LocalKeyProvider, Vault};
+use crate::vault::{LocalKeyProvider, Vault, secret_key_file};
 use crate::wallets::Wallets;
+use tandem_proto::channel::StaticKeypair;
 
 /// Request-size and ceremony limits the HTTP layer enforces.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +35,8 @@ pub struct AppState {
     pub ceremonies: Ceremonies,
     pub limits: Limits,
     pub metrics: PrometheusHandle,
+    /// The static key of the end-to-end ceremony channel; devices pin its public half.
+    pub channel_key: Arc<StaticKeypair>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,11 @@ impl AppState {
             SessionConfig::from_settings(&config.sessions),
         );
         let wallets = Wallets::new(store.clone(), vault, clock.clone());
+        // Next to the KEK file: instances of one deployment share both.
+        let channel_secret =
+            secret_key_file(&config.key_file().with_file_name("server-channel.key"))?;
+        let channel_key = StaticKeypair::from_private(channel_secret.as_slice())
+            .map_err(|e| StartError::Config(format!("channel key: {e}")))?;
         let ceremonies = Ceremonies::new(
             wallets.clone(),
             CeremonyConfig {
@@ -92,6 +100,7 @@ impl AppState {
                 max_frame_bytes: config.limits.max_frame_bytes,
             },
             metrics: metrics_handle(),
+            channel_key: Arc::new(channel_key),
         })
     }
 }
@@ -115,6 +124,7 @@ fn metrics_handle() -> PrometheusHandle {
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = AppState::build(&config).await?;
     let store = state.store.clone();
+    let channel_public = hex::encode(state.channel_key.public());
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let app = crate::http::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -127,6 +137,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "tandem server listening");
     // A plain line on stdout too: scripts and tests wait for it.
     println!("tandem listening on http://{addr}");
+    // Devices pin this key on first login; compare it out of band to rule out a MITM then.
+    println!("tandem channel key: {channel_public}");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -40,17 +40,35 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
         }
     };
     let login = api.email_verify(&attempt_id, code.trim()).await?;
+    // Trust on first use: keep the key the server presents now, unless this machine already
+    // pinned one for the same server, in which case a change is refused.
+    let api = api.pin_server_key().await?;
+    let server_key = api.server_key().map(hex::encode);
+    if let Ok(Some(old)) = Profile::load(&ctx.dir)
+        && old.server == server
+        && old.server_key.is_some()
+        && old.server_key != server_key
+    {
+        return Err(ClientError::Local(format!(
+            "the server's channel key changed (pinned {}, now {}): refusing to log in; remove {} if this change is expected",
+            old.server_key.unwrap_or_default(),
+            server_key.unwrap_or_default(),
+            ctx.dir.join("session.json").display()
+        )));
+    }
     let profile = Profile {
         server: server.clone(),
         token: login.token.clone(),
         email: login.user.email.clone(),
         session_id: login.session.id.clone(),
+        server_key: server_key.clone(),
     };
     profile.save(&ctx.dir)?;
     let shown = serde_json::json!({
         "server": server,
         "user": login.user,
         "session": login.session,
+        "server_key": server_key,
     });
     output::print(json, &shown, || {
         format!(

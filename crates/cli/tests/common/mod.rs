@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod http;
+pub mod mitm;
+pub mod raw;
 pub mod server;
 pub mod verify;
 

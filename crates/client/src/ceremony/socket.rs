@@ -1,5 +1,6 @@
 use futures_util::{SinkExt, StreamExt};
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
+use tandem_proto::channel::{Initiator, Kind, Secure};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -13,9 +14,10 @@ use crate::error::ClientError;
 /// The largest message either side sends (an ECDSA keygen frame is ~150 KB).
 const MAX_MESSAGE: usize = 1 << 20;
 
-/// One ceremony socket.
+/// One ceremony socket, with the end-to-end encrypted channel inside.
 pub struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    secure: Secure,
 }
 
 /// What arrived from the server.
@@ -27,6 +29,11 @@ pub(crate) enum Received {
 impl Socket {
     pub async fn connect(api: &ApiClient) -> Result<Socket, ClientError> {
         let token = api.token().ok_or(ClientError::NotLoggedIn)?;
+        let server_key = *api.server_key().ok_or_else(|| {
+            ClientError::Local(
+                "no pinned server key: log in again (or ApiClient::pin_server_key)".into(),
+            )
+        })?;
         let mut request = api
             .ceremony_url()
             .into_client_request()
@@ -52,22 +59,45 @@ impl Socket {
                 }
                 other => ClientError::Socket(other.to_string()),
             })?;
-        Ok(Socket { ws })
+        let mut ws = ws;
+        let (initiator, msg1) = Initiator::start(&server_key, token).map_err(channel)?;
+        ws.send(Message::Binary(msg1.into()))
+            .await
+            .map_err(|e| ClientError::Socket(e.to_string()))?;
+        let msg2 = loop {
+            match ws.next().await {
+                Some(Ok(Message::Binary(b))) => break b,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Text(t))) => {
+                    return Err(match serde_json::from_str::<ServerMessage>(t.as_str()) {
+                        Ok(ServerMessage::Failed { error }) => ClientError::Api(error),
+                        _ => ClientError::Protocol("unexpected message during the handshake".into()),
+                    });
+                }
+                _ => return Err(ClientError::Channel("the server closed the connection during the handshake (is it the server whose key you pinned?)".into())),
+            }
+        };
+        let secure = initiator.finish(&msg2).map_err(channel)?;
+        Ok(Socket { ws, secure })
     }
 
     pub(crate) async fn send_control(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
-        let text = serde_json::to_string(msg).map_err(|e| ClientError::Local(e.to_string()))?;
-        self.ws
-            .send(Message::Text(text.into()))
-            .await
-            .map_err(|e| ClientError::Socket(e.to_string()))
+        let json = serde_json::to_vec(msg).map_err(|e| ClientError::Local(e.to_string()))?;
+        self.send_sealed(Kind::Control, &json).await
     }
 
     pub(crate) async fn send_frame(&mut self, frame: Vec<u8>) -> Result<(), ClientError> {
-        self.ws
-            .send(Message::Binary(frame.into()))
-            .await
-            .map_err(|e| ClientError::Socket(e.to_string()))
+        self.send_sealed(Kind::Frame, &frame).await
+    }
+
+    async fn send_sealed(&mut self, kind: Kind, data: &[u8]) -> Result<(), ClientError> {
+        for message in self.secure.seal(kind, data).map_err(channel)? {
+            self.ws
+                .send(Message::Binary(message.into()))
+                .await
+                .map_err(|e| ClientError::Socket(e.to_string()))?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn recv(&mut self) -> Result<Received, ClientError> {
@@ -81,22 +111,31 @@ impl Socket {
                 Some(Err(e)) => return Err(ClientError::Socket(e.to_string())),
                 Some(Ok(m)) => m,
             };
-            match msg {
-                Message::Binary(b) => return Ok(Received::Frame(b.to_vec())),
-                Message::Text(t) => {
-                    let parsed: ServerMessage = serde_json::from_str(t.as_str())
+            let bytes = match msg {
+                Message::Binary(b) => b,
+                Message::Close(_) => {
+                    return Err(ClientError::Socket(
+                        "the server closed the connection".into(),
+                    ));
+                }
+                Message::Text(_) => {
+                    return Err(ClientError::Channel(
+                        "plaintext on the encrypted channel".into(),
+                    ));
+                }
+                _ => continue,
+            };
+            match self.secure.open(&bytes).map_err(channel)? {
+                None => continue,
+                Some((Kind::Frame, frame)) => return Ok(Received::Frame(frame)),
+                Some((Kind::Control, json)) => {
+                    let parsed: ServerMessage = serde_json::from_slice(&json)
                         .map_err(|e| ClientError::Protocol(format!("bad control message: {e}")))?;
                     if let ServerMessage::Failed { error } = parsed {
                         return Err(ClientError::Api(error));
                     }
                     return Ok(Received::Control(parsed));
                 }
-                Message::Close(_) => {
-                    return Err(ClientError::Socket(
-                        "the server closed the connection".into(),
-                    ));
-                }
-                _ => continue,
             }
         }
     }
@@ -112,4 +151,8 @@ impl Socket {
     pub(crate) async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+}
+
+fn channel(e: tandem_proto::channel::ChannelError) -> ClientError {
+    ClientError::Channel(e.to_string())
 }

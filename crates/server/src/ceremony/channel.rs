@@ -16,6 +16,10 @@ pub enum ChannelError {
     TooLarge,
     #[error("malformed control message")]
     Malformed,
+    /// A message failed the end-to-end channel's authentication (altered, replayed,
+    /// reordered): the channel is dead, the wallet is not at fault.
+    #[error("a message failed the encrypted channel's authentication")]
+    Decrypt,
     #[error("transport: {0}")]
     Transport(String),
 }

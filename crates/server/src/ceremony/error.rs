@@ -33,6 +33,9 @@ impl CeremonyError {
             CeremonyError::Channel(ChannelError::TooLarge) => {
                 ApiError::new(ErrorCode::PayloadTooLarge, self.to_string())
             }
+            CeremonyError::Channel(ChannelError::Decrypt) => {
+                ApiError::new(ErrorCode::ChannelError, self.to_string())
+            }
             CeremonyError::Channel(_) => ApiError::new(ErrorCode::ProtocolError, self.to_string()),
             CeremonyError::Wallet(w) => wallet_error(w),
         }

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(ws::ceremony))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
+        .routes(routes!(ops::server_key))
         .with_state(state)
         .split_for_parts();
     let openapi_json = openapi.clone();

@@ -31,3 +31,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.render(),
     )
 }
+
+/// The server's static key for the end-to-end ceremony channel (pin it on first login).
+#[utoipa::path(get, path = "/v1/server-key", tag = "ceremonies",
+    responses((status = 200, body = tandem_proto::channel::ServerKey)))]
+pub async fn server_key(
+    State(state): State<AppState>,
+) -> axum::Json<tandem_proto::channel::ServerKey> {
+    axum::Json(tandem_proto::channel::ServerKey {
+        public_key: hex::encode(state.channel_key.public()),
+        protocol: tandem_proto::channel::PATTERN.to_owned(),
+    })
+}

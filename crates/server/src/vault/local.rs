@@ -31,19 +31,7 @@ impl LocalKeyProvider {
     /// and mode 0600 if it does not exist. Refuses a file of the wrong size or one that grants
     /// any permission to group or others.
     pub fn open_or_create(path: &Path) -> Result<Self, VaultError> {
-        match File::open(path) {
-            Ok(file) => return Self::read(path, file),
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(source) => return Err(io_err(path, source)),
-        }
-        match Self::create(path)? {
-            Some(provider) => Ok(provider),
-            // Another process created it first: use theirs.
-            None => {
-                let file = File::open(path).map_err(|e| io_err(path, e))?;
-                Self::read(path, file)
-            }
-        }
+        Ok(Self::from_key(secret_key_file(path)?))
     }
 
     /// A provider over a key held in memory (tests, tools).
@@ -52,8 +40,31 @@ impl LocalKeyProvider {
         let kek_id = format!("local:{}", &hex::encode(digest)[..8]);
         Self { key, kek_id }
     }
+}
 
-    fn read(path: &Path, mut file: File) -> Result<Self, VaultError> {
+/// Reads a 32-byte secret key file, or creates it (directory mode 0700, file mode 0600, 32
+/// random bytes) if it does not exist. Refuses a file of the wrong size or one that grants any
+/// permission to group or others. Used for the local KEK and the server's channel key.
+pub fn secret_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+    match File::open(path) {
+        Ok(file) => return KeyFile::read(path, file),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(source) => return Err(io_err(path, source)),
+    }
+    match KeyFile::create(path)? {
+        Some(key) => Ok(key),
+        // Another process created it first: use theirs.
+        None => {
+            let file = File::open(path).map_err(|e| io_err(path, e))?;
+            KeyFile::read(path, file)
+        }
+    }
+}
+
+struct KeyFile;
+
+impl KeyFile {
+    fn read(path: &Path, mut file: File) -> Result<Zeroizing<[u8; 32]>, VaultError> {
         let meta = file.metadata().map_err(|e| io_err(path, e))?;
         if !meta.is_file() {
             return Err(VaultError::KeyFileInvalid {
@@ -82,13 +93,13 @@ impl LocalKeyProvider {
                 path: path.to_path_buf(),
             });
         }
-        Ok(Self::from_key(key))
+        Ok(key)
     }
 
     /// Creates the key file atomically: a fresh key goes to a private temporary file, which is
     /// then hard-linked into place (fails if the name exists, so two starting instances cannot
     /// both install a key). Returns `None` if another process won.
-    fn create(path: &Path) -> Result<Option<Self>, VaultError> {
+    fn create(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, VaultError> {
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -129,8 +140,8 @@ impl LocalKeyProvider {
                 if let Ok(d) = File::open(&dir) {
                     let _ = d.sync_all();
                 }
-                tracing::info!(path = %path.display(), "created a new local key-encryption key file");
-                Ok(Some(Self::from_key(key)))
+                tracing::info!(path = %path.display(), "created a new secret key file");
+                Ok(Some(key))
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(io_err(path, e)),

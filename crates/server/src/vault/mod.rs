@@ -18,7 +18,7 @@ mod provider;
 
 pub use aad::{FORMAT_VERSION, associated_data};
 pub use error::VaultError;
-pub use local::LocalKeyProvider;
+pub use local::{LocalKeyProvider, secret_key_file};
 pub use provider::KeyProvider;
 
 use std::sync::Arc;
