@@ -247,3 +247,17 @@ async fn bad_input(backend: Backend) {
 async fn bad_input_gets_4xx_and_writes_nothing() {
     each_backend(bad_input).await;
 }
+
+/// The server disables core dumps for itself at start (Linux).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn server_process_has_core_dumps_disabled() {
+    let server = Server::start(&Backend::Sqlite);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "{core}");
+}

@@ -122,6 +122,7 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.
 pub async fn serve(config: Config) -> Result<(), StartError> {
+    crate::hardening::harden_process();
     let state = AppState::build(&config).await?;
     let store = state.store.clone();
     let channel_public = hex::encode(state.channel_key.public());

@@ -141,6 +141,10 @@ impl Server {
         std::fs::rename(&tmp, &self.clock_file).expect("clock");
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
