@@ -14,6 +14,9 @@ pub struct Cli {
     /// Server URL (default: the saved login's server, else http://127.0.0.1:8080).
     #[arg(long, global = true, env = "TANDEM_SERVER")]
     pub server: Option<String>,
+    /// Also trust this PEM CA certificate (e.g. a development server's certificate).
+    #[arg(long, global = true, env = "TANDEM_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, alias = "format-json")]
     pub json: bool,
@@ -51,6 +54,21 @@ pub struct ServeArgs {
     /// Data directory (also `TANDEM_DATA_DIR`; default ./tandem-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(
+        long,
+        env = "TANDEM_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "dev_tls"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for `--tls-cert`.
+    #[arg(long, env = "TANDEM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a fresh self-signed certificate for localhost (development only); its
+    /// certificate is written to `<data-dir>/dev-tls-cert.pem` for clients' `--ca-file`.
+    #[arg(long)]
+    pub dev_tls: bool,
 }
 
 #[derive(Args, Debug)]

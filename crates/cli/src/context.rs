@@ -10,14 +10,32 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub struct Context {
     pub dir: PathBuf,
     pub server: Option<String>,
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Context {
-    pub fn new(server: Option<String>) -> Context {
+    pub fn new(server: Option<String>, ca_file: Option<PathBuf>) -> Context {
         Context {
             dir: data_dir(),
             server,
+            ca_file,
         }
+    }
+
+    /// An API client for `server`, trusting `--ca-file` (or the one saved at login).
+    pub fn client_for(
+        &self,
+        server: &str,
+        saved_ca: Option<&str>,
+    ) -> Result<ApiClient, ClientError> {
+        let ca = self.ca_file.clone().or_else(|| saved_ca.map(PathBuf::from));
+        let pem = match &ca {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                ClientError::Local(format!("cannot read the CA file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        ApiClient::with_ca(server, pem.as_deref())
     }
 
     pub fn profile(&self) -> Result<Profile, ClientError> {
@@ -45,7 +63,9 @@ impl Context {
 
     pub fn api(&self) -> Result<ApiClient, ClientError> {
         let profile = self.profile()?;
-        let mut api = ApiClient::new(&profile.server)?.with_token(profile.token);
+        let mut api = self
+            .client_for(&profile.server, profile.ca_file.as_deref())?
+            .with_token(profile.token);
         if let Some(key) = profile
             .server_key
             .as_deref()

@@ -119,6 +119,7 @@ async fn login_code_through_a_real_smtp_server() {
                 ("TANDEM_MAIL__SMTP__PORT".into(), port.to_string()),
                 ("TANDEM_MAIL__SMTP__TLS".into(), "none".into()),
             ],
+            args: Vec::new(),
         },
     );
     let email = unique_email("smtp");

@@ -20,6 +20,8 @@ pub struct ApiClient {
     http: reqwest::Client,
     token: Option<String>,
     server_key: Option<[u8; 32]>,
+    /// TLS for the ceremony socket: the web PKI roots plus any extra CA.
+    tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -33,17 +35,55 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     pub fn new(base: &str) -> Result<ApiClient, ClientError> {
-        let http = reqwest::Client::builder()
+        ApiClient::with_ca(base, None)
+    }
+
+    /// Like [`ApiClient::new`], also trusting the CA certificates in `ca_pem` (for a server
+    /// with a private or self-signed certificate). Certificates are verified normally.
+    pub fn with_ca(base: &str, ca_pem: Option<&[u8]>) -> Result<ApiClient, ClientError> {
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tandem-client/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("tandem-client/", env!("CARGO_PKG_VERSION")));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = ca_pem {
+            use rustls_pki_types::CertificateDer;
+            use rustls_pki_types::pem::PemObject;
+            let bad = |_| ClientError::Local("the CA file holds no valid PEM certificate".into());
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(bad)?;
+            if certs.is_empty() {
+                return Err(ClientError::Local(
+                    "the CA file holds no certificate".into(),
+                ));
+            }
+            for cert in certs {
+                let reqwest_cert = reqwest::Certificate::from_der(&cert)
+                    .map_err(|e| ClientError::Local(format!("CA certificate: {e}")))?;
+                builder = builder.add_root_certificate(reqwest_cert);
+                roots
+                    .add(cert)
+                    .map_err(|e| ClientError::Local(format!("CA certificate: {e}")))?;
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         Ok(ApiClient {
             base: base.trim_end_matches('/').to_owned(),
             http,
             token: None,
             server_key: None,
+            tls: std::sync::Arc::new(tls),
         })
+    }
+
+    pub(crate) fn tls(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> Self {

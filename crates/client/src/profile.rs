@@ -17,6 +17,9 @@ pub struct Profile {
     /// Hex of the server's channel key, pinned at login.
     #[serde(default)]
     pub server_key: Option<String>,
+    /// An extra CA certificate file trusted for this server.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 impl std::fmt::Debug for Profile {

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::notify::mailer_from_config;
 use crate::sessions::{SessionConfig, Sessions};
 use crate::store::Store;
+use crate::tls::TlsSetup;
 use crate::vault::{LocalKeyProvider, Vault, secret_key_file};
 use crate::wallets::Wallets;
 use tandem_proto::channel::StaticKeypair;
@@ -56,6 +57,8 @@ pub enum StartError {
     },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl AppState {
@@ -121,32 +124,58 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 /// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.
-pub async fn serve(config: Config) -> Result<(), StartError> {
+pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartError> {
     crate::hardening::harden_process();
     let state = AppState::build(&config).await?;
     let store = state.store.clone();
     let channel_public = hex::encode(state.channel_key.public());
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let app = crate::http::router(state);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen {
+    let app = crate::http::router(state, tls.is_some())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
         })?;
+    listener.set_nonblocking(true).map_err(StartError::Serve)?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "tandem server listening");
-    // A plain line on stdout too: scripts and tests wait for it.
-    println!("tandem listening on http://{addr}");
-    // Devices pin this key on first login; compare it out of band to rule out a MITM then.
-    println!("tandem channel key: {channel_public}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Serve)?;
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let announce = |extra: Option<&std::path::Path>| {
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), "tandem server listening");
+        // Plain lines on stdout too: scripts and tests wait for them.
+        println!("tandem listening on {scheme}://{addr}");
+        // Devices pin this key on first login; compare it out of band to rule out a MITM then.
+        println!("tandem channel key: {channel_public}");
+        if let Some(cert) = extra {
+            println!("tandem development TLS certificate: {}", cert.display());
+        }
+    };
+    let served = match tls {
+        Some(setup) => {
+            let (rustls, dev_cert) = crate::tls::rustls_config(&setup, &config.data_dir).await?;
+            announce(dev_cert.as_deref());
+            axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
+                .map_err(StartError::Serve)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        None => {
+            announce(None);
+            axum_server::from_tcp(listener)
+                .map_err(StartError::Serve)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    };
+    served.map_err(StartError::Serve)?;
     housekeeping.abort();
     store.close().await;
     tracing::info!("tandem server stopped");

@@ -12,6 +12,7 @@ pub mod hardening;
 pub mod notify;
 pub mod sessions;
 pub mod store;
+pub mod tls;
 pub mod vault;
 
 pub mod app;

@@ -1,7 +1,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
+use tandem_client::ClientError;
 use tandem_client::profile::Profile;
-use tandem_client::{ApiClient, ClientError};
 
 use crate::cli::LoginArgs;
 use crate::context::Context;
@@ -9,7 +9,7 @@ use crate::output;
 
 pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), ClientError> {
     let server = ctx.server_url();
-    let api = ApiClient::new(&server)?;
+    let api = ctx.client_for(&server, None)?;
     let (attempt_id, code) = match (&args.email, args.attempt) {
         (Some(email), _) => {
             let started = api.email_start(email).await?;
@@ -62,6 +62,11 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
         email: login.user.email.clone(),
         session_id: login.session.id.clone(),
         server_key: server_key.clone(),
+        ca_file: ctx
+            .ca_file
+            .as_ref()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .map(|p| p.display().to_string()),
     };
     profile.save(&ctx.dir)?;
     let shown = serde_json::json!({

@@ -11,7 +11,7 @@ use crate::cli::{Cli, Command};
 use crate::context::Context;
 
 pub async fn run(cli: Cli) -> Result<(), ClientError> {
-    let ctx = Context::new(cli.server.clone());
+    let ctx = Context::new(cli.server.clone(), cli.ca_file.clone());
     let json = cli.json;
     match cli.command {
         Command::Serve(args) => serve::run(args).await,

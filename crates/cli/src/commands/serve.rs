@@ -1,5 +1,6 @@
 use tandem_client::ClientError;
 use tandem_server::config::Config;
+use tandem_server::tls::TlsSetup;
 
 use crate::cli::ServeArgs;
 
@@ -16,7 +17,12 @@ pub async fn run(args: ServeArgs) -> Result<(), ClientError> {
         config.data_dir = dir;
     }
     config.validate().map_err(|e| local(&e))?;
-    tandem_server::app::serve(config)
+    let tls = match (args.tls_cert, args.tls_key, args.dev_tls) {
+        (Some(cert), Some(key), _) => Some(TlsSetup::Files { cert, key }),
+        (_, _, true) => Some(TlsSetup::Dev),
+        _ => None,
+    };
+    tandem_server::app::serve(config, tls)
         .await
         .map_err(|e| local(&e))
 }

@@ -13,6 +13,7 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 pub struct Cli {
     home: TempDir,
     server: String,
+    env: Vec<(String, String)>,
 }
 
 impl Cli {
@@ -20,7 +21,13 @@ impl Cli {
         Cli {
             home: tempfile::tempdir().expect("home"),
             server: server.url.clone(),
+            env: Vec::new(),
         }
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Cli {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn home(&self) -> PathBuf {
@@ -33,6 +40,9 @@ impl Cli {
             .env("TANDEM_SERVER", &self.server)
             .env("TANDEM_PASSPHRASE", PASSPHRASE)
             .env_remove("TANDEM_LOGIN_CODE");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 

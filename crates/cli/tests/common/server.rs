@@ -26,6 +26,8 @@ impl Backend {
 pub struct ServerOptions {
     /// Extra environment for the server process.
     pub env: Vec<(String, String)>,
+    /// Extra arguments to `tandem serve`.
+    pub args: Vec<String>,
 }
 
 pub struct Server {
@@ -66,6 +68,7 @@ impl Server {
                 "TANDEM_VAULT__KEY_FILE".into(),
                 self.data_dir.join("server-kek.key").display().to_string(),
             )],
+            args: Vec::new(),
         };
         let mut server = Server::spawn(backend, &data_dir, &self.clock_file, &opts);
         server._dir = Some(dir);
@@ -80,6 +83,7 @@ impl Server {
     ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
         cmd.arg("serve")
+            .args(&opts.args)
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")

@@ -44,21 +44,27 @@ impl Socket {
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(MAX_MESSAGE);
         config.max_frame_size = Some(MAX_MESSAGE);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                    let api = resp
-                        .body()
-                        .as_ref()
-                        .and_then(|b| serde_json::from_slice::<tandem_proto::ApiError>(b).ok());
-                    match api {
-                        Some(api) => ClientError::Api(api),
-                        None => ClientError::Socket(format!("HTTP {}", resp.status())),
-                    }
+        let connector = tokio_tungstenite::Connector::Rustls(api.tls());
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            Some(connector),
+        )
+        .await
+        .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                let api = resp
+                    .body()
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice::<tandem_proto::ApiError>(b).ok());
+                match api {
+                    Some(api) => ClientError::Api(api),
+                    None => ClientError::Socket(format!("HTTP {}", resp.status())),
                 }
-                other => ClientError::Socket(other.to_string()),
-            })?;
+            }
+            other => ClientError::Socket(other.to_string()),
+        })?;
         let mut ws = ws;
         let (initiator, msg1) = Initiator::start(&server_key, token).map_err(channel)?;
         ws.send(Message::Binary(msg1.into()))

@@ -12,9 +12,11 @@ mod ws;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, STRICT_TRANSPORT_SECURITY};
 use axum::routing::get;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -23,6 +25,9 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::HttpError;
+
+/// Sent on every response when the server terminates TLS itself.
+const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 use crate::app::AppState;
 
@@ -53,7 +58,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// The whole application router, with `/openapi.json` and the docs page at `/docs`.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, tls: bool) -> Router {
     let max_body = state.limits.max_body_bytes;
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::email_start))
@@ -82,5 +87,9 @@ pub fn router(state: AppState) -> Router {
         // Enforced where bodies are read (`ApiJson`), which answers with a JSON 413.
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            STRICT_TRANSPORT_SECURITY,
+            move |_: &axum::response::Response| tls.then(|| HeaderValue::from_static(HSTS)),
+        ))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
 }
