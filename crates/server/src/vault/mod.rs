@@ -14,11 +14,13 @@ mod aad;
 mod aead;
 mod error;
 mod local;
+mod pkcs11;
 mod provider;
 
 pub use aad::{FORMAT_VERSION, associated_data};
 pub use error::VaultError;
 pub use local::{LocalKeyProvider, secret_key_file};
+pub use pkcs11::{Pkcs11Config, Pkcs11KeyProvider};
 pub use provider::KeyProvider;
 
 use std::sync::Arc;
