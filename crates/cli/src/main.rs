@@ -1,5 +1,6 @@
 //! `tandem`: the server (`tandem serve`) and the device-side user commands in one binary.
 
+mod bench;
 mod cli;
 mod commands;
 mod context;
