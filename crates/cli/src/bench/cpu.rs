@@ -101,9 +101,11 @@ fn process_ticks(stat: &str) -> Option<u64> {
 
 fn is_tandem_server(cmdline: &[u8]) -> bool {
     let mut args = cmdline.split(|&b| b == 0);
-    let exe_is_tandem = args
-        .next()
-        .is_some_and(|a| a.ends_with(b"/tandem") || a == b"tandem");
+    // `…/tandem serve …` (or a renamed copy such as `tandem-old`).
+    let exe_is_tandem = args.next().is_some_and(|a| {
+        let name = a.rsplit(|&b| b == b'/').next().unwrap_or(a);
+        name.starts_with(b"tandem")
+    });
     exe_is_tandem && args.any(|a| a == b"serve")
 }
 
@@ -146,6 +148,8 @@ mod tests {
         let pid = "42 (tandem (x) y) S 1 42 42 0 -1 4194560 100 0 0 0 700 300 0 0 20 0 8 0";
         assert_eq!(process_ticks(pid), Some(1000));
         assert!(is_tandem_server(b"/tmp/bin/tandem\0serve\0--listen\0x\0"));
+        assert!(is_tandem_server(b"tandem-old\0serve\0"));
+        assert!(!is_tandem_server(b"/tandem/bin/other\0serve\0"));
         assert!(!is_tandem_server(b"/tmp/bin/tandem\0bench\0--server\0x\0"));
         assert!(!is_tandem_server(b"cargo\0run\0-p\0tandem\0--\0serve\0"));
     }
