@@ -8,6 +8,11 @@ mod output;
 
 use clap::Parser;
 
+// The ceremonies allocate and free many short-lived buffers (82 KB ECDSA frames, OT
+// vectors); mimalloc's per-thread pools cut that cost (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // One TLS provider for the whole process (reqwest, sqlx and lettre all use rustls).
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -8,10 +8,29 @@ use crate::error::ClientError;
 
 const MAX_DROPPED: usize = 16;
 
+/// How expensive one step is: signing steps (about 1 ms) run inline, since moving them to
+/// another thread costs more than the step; keygen and refresh rounds (up to ~100 ms) leave
+/// the runtime's worker threads free for other tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Work {
+    Light,
+    Heavy,
+}
+
+impl Work {
+    pub(crate) fn run<T>(self, f: impl FnOnce() -> T) -> T {
+        match self {
+            Work::Light => f(),
+            Work::Heavy => compute(f),
+        }
+    }
+}
+
 pub(crate) async fn drive<C: Ceremony>(
     socket: &mut Socket,
     mut ceremony: C,
     first: Vec<u8>,
+    work: Work,
 ) -> Result<C::Output, ClientError> {
     socket.send_frame(first).await?;
     let mut dropped = 0;
@@ -24,7 +43,7 @@ pub(crate) async fn drive<C: Ceremony>(
                 ));
             }
         };
-        match compute(|| ceremony.receive(&frame)) {
+        match work.run(|| ceremony.receive(&frame)) {
             Ok(Step::Send(next)) => socket.send_frame(next).await?,
             Ok(Step::Done(out)) => return Ok(out),
             Err(e) if e.is_droppable() => {

@@ -3,7 +3,7 @@ use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::wallet::WalletInfo;
 
-use super::driver::{compute, drive, nonce_hex, parse_nonce};
+use super::driver::{Work, compute, drive, nonce_hex, parse_nonce};
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
@@ -39,7 +39,7 @@ pub async fn keygen<S: ChainScheme>(
         &server_nonce,
     );
     let (ceremony, first) = compute(|| S::keygen(Role::Device, ctx))?;
-    let share = drive(&mut socket, ceremony, first).await?;
+    let share = drive(&mut socket, ceremony, first, Work::Heavy).await?;
     report(progress, "storing the device share");
     store.put(&wallet_id, 0, ShareState::Current, &share.to_bytes()?)?;
     socket.send_control(&ClientMessage::Stored).await?;

@@ -3,7 +3,7 @@ use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
 use tandem_proto::scheme::{ChainScheme, refresh_test_input};
 use tandem_proto::wallet::WalletInfo;
 
-use super::driver::{compute, drive, nonce_hex, parse_nonce};
+use super::driver::{Work, compute, drive, nonce_hex, parse_nonce};
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
@@ -48,7 +48,7 @@ pub async fn refresh<S: ChainScheme>(
     );
     let refresh_session = ctx.session_id.0;
     let (ceremony, first) = compute(|| S::refresh(share, ctx, RefreshMode::Fast))?;
-    let new_share = drive(&mut socket, ceremony, first).await?;
+    let new_share = drive(&mut socket, ceremony, first, Work::Heavy).await?;
     let new_epoch = new_share.epoch();
     store.put(
         wallet_id,
@@ -76,8 +76,8 @@ pub async fn refresh<S: ChainScheme>(
     );
     let input = refresh_test_input(S::CHAIN, wallet_id, new_epoch, &refresh_session);
     let message = S::message(&input)?;
-    let (ceremony, first) = compute(|| S::sign(&new_share, ctx, message))?;
-    drive(&mut socket, ceremony, first).await?;
+    let (ceremony, first) = S::sign(&new_share, ctx, message)?;
+    drive(&mut socket, ceremony, first, Work::Light).await?;
     let wallet = match socket.control().await? {
         ServerMessage::Committed { wallet } => wallet,
         _ => return Err(ClientError::Protocol("expected `committed`".into())),

@@ -4,7 +4,7 @@ use tandem_proto::prepare::prepare;
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{SignPayload, SignResult};
 
-use super::driver::{compute, drive, nonce_hex, parse_nonce};
+use super::driver::{Work, drive, nonce_hex, parse_nonce};
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
@@ -47,8 +47,8 @@ pub async fn sign<S: ChainScheme>(
         &server_nonce,
     );
     let message = S::message(prepared.signing_input())?;
-    let (ceremony, first) = compute(|| S::sign(share, ctx, message))?;
-    let signature = drive(&mut socket, ceremony, first).await?;
+    let (ceremony, first) = S::sign(share, ctx, message)?;
+    let signature = drive(&mut socket, ceremony, first, Work::Light).await?;
     let ours = S::finish(&prepared, &signature)?;
     let released = match socket.control().await? {
         ServerMessage::Signed { result } => result,

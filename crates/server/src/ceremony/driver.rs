@@ -12,11 +12,32 @@ use super::error::CeremonyError;
 /// More dropped frames than this in one ceremony is not noise but an attack or a bug.
 const MAX_DROPPED: usize = 16;
 
+/// How expensive one step of a state machine is, which decides where it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Work {
+    /// Signing steps (about 1 ms each): run inline. Handing them to another thread with
+    /// `block_in_place` costs more (runtime hand-off, context switches) than the step itself;
+    /// measured in docs/benchmarks.md.
+    Light,
+    /// Keygen and refresh rounds (up to ~100 ms): moved off the threads serving other sockets.
+    Heavy,
+}
+
+impl Work {
+    pub(crate) fn run<T>(self, f: impl FnOnce() -> T) -> T {
+        match self {
+            Work::Light => f(),
+            Work::Heavy => tokio::task::block_in_place(f),
+        }
+    }
+}
+
 pub(crate) async fn drive<C: Ceremony>(
     channel: &mut dyn Channel,
     mut ceremony: C,
     first: Vec<u8>,
     round_timeout: Duration,
+    work: Work,
 ) -> Result<C::Output, CeremonyError> {
     channel.send_frame(first).await?;
     let mut dropped = 0;
@@ -29,9 +50,7 @@ pub(crate) async fn drive<C: Ceremony>(
                 return Err(CeremonyError::Protocol("control message inside a ceremony"));
             }
         };
-        // The MPC math is CPU-bound (ECDSA keygen rounds take ~100 ms); keep it off the
-        // threads that serve other sockets.
-        let step = tokio::task::block_in_place(|| ceremony.receive(&frame));
+        let step = work.run(|| ceremony.receive(&frame));
         match step {
             Ok(Progress::Send(next)) => channel.send_frame(next).await?,
             Ok(Progress::Done(output)) => return Ok(output),

@@ -7,7 +7,7 @@ use tandem_proto::scheme::ChainScheme;
 
 use super::accept::{accept, mpc};
 use super::channel::Channel;
-use super::driver::{control, drive};
+use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
 use crate::wallets::WalletRecord;
@@ -22,7 +22,7 @@ pub(crate) async fn keygen<S: ChainScheme>(
     let protocol = S::protocol(Operation::Keygen);
     let ctx = accept(channel, protocol, &wallet_id, 0, &device_nonce).await?;
     let (ceremony, first) = S::keygen(Role::Server, ctx).map_err(mpc)?;
-    let share = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    let share = drive(channel, ceremony, first, svc.round_timeout(), Work::Heavy).await?;
     match control(channel, svc.round_timeout()).await? {
         ClientMessage::Stored => {}
         _ => return Err(CeremonyError::Protocol("expected `stored`")),

@@ -8,7 +8,7 @@ use tandem_proto::scheme::{ChainScheme, refresh_test_input};
 
 use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
-use super::driver::{control, drive};
+use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
 use crate::wallets::WalletRecord;
@@ -27,7 +27,7 @@ pub(crate) async fn refresh<S: ChainScheme>(
     let refresh_session = ctx.session_id.0;
     let (ceremony, first) = S::refresh(&share, ctx, RefreshMode::Fast).map_err(mpc)?;
     drop(share);
-    let new_share = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    let new_share = drive(channel, ceremony, first, svc.round_timeout(), Work::Heavy).await?;
     let new_epoch = new_share.epoch();
     if new_epoch != epoch + 1 || new_share.public_key() != wallet.public_key.as_slice() {
         return Err(CeremonyError::Aborted(
@@ -91,7 +91,7 @@ async fn prove_and_commit<S: ChainScheme>(
     let input = refresh_test_input(S::CHAIN, &wallet.id, new_epoch, &refresh_session);
     let message = S::message(&input).map_err(CeremonyError::Rejected)?;
     let (ceremony, first) = S::sign(new_share, ctx, message).map_err(mpc)?;
-    let signature = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    let signature = drive(channel, ceremony, first, svc.round_timeout(), Work::Light).await?;
     S::verify(new_share.public_key(), message, &signature)
         .map_err(|_| CeremonyError::Aborted("test signature does not verify".into()))?;
     debug_assert_eq!(new_share.role(), Role::Server);

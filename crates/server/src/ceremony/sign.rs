@@ -9,7 +9,7 @@ use tandem_proto::sign::{SignPayload, SignResult};
 
 use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
-use super::driver::drive;
+use super::driver::{Work, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
 use crate::wallets::WalletRecord;
@@ -30,7 +30,7 @@ pub(crate) async fn sign<S: ChainScheme>(
     let message = S::message(prepared.signing_input()).map_err(CeremonyError::Rejected)?;
     let (ceremony, first) = S::sign(&share, ctx, message).map_err(mpc)?;
     drop(share);
-    let signature = drive(channel, ceremony, first, svc.round_timeout()).await?;
+    let signature = drive(channel, ceremony, first, svc.round_timeout(), Work::Light).await?;
     // The state machine has verified the signature (low-s and recovery id for ECDSA,
     // strict for Ed25519) before returning it; this is the release.
     let result = S::finish(&prepared, &signature).map_err(CeremonyError::Rejected)?;
