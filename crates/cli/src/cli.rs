@@ -106,7 +106,13 @@ pub enum WalletCommand {
     /// Show one wallet.
     Show { wallet: String },
     /// Refresh a wallet's key shares (same key and address, new shares).
-    Refresh { wallet: String },
+    Refresh {
+        wallet: String,
+        /// Also renew the OT state (slower). Required to unfreeze a wallet frozen after
+        /// detected cheating (log in again first) or to unlock a share this device locked.
+        #[arg(long)]
+        complete: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -224,3 +224,68 @@ async fn ceremony_socket_refusals() {
         wallet.address
     );
 }
+
+fn sockets_opened(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tandem_ceremony_sockets_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+async fn metrics_text(server: &Server) -> String {
+    let url = format!("{}/metrics", server.url);
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// One socket carries a device's signatures one after the other; a socket the server closed
+/// for idleness is replaced transparently; a session revoked while its socket is open cannot
+/// start another ceremony on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn ceremony_sockets_are_reused_and_rechecked() {
+    let opts = common::ServerOptions {
+        env: vec![("TANDEM_LIMITS__CEREMONY_IDLE_SECS".into(), "2".into())],
+        ..Default::default()
+    };
+    let server = Server::start_with(&Backend::Sqlite, opts);
+    let dir = tempfile::tempdir().unwrap();
+    let device = device(&server, dir.path()).await;
+    let wallet = device.create_wallet(Chain::Evm, None).await.unwrap();
+    let address: Address = wallet.address.parse().unwrap();
+    let sign = |text: &'static str| {
+        let device = device.clone();
+        let id = wallet.id.clone();
+        async move {
+            let payload = SignPayload::EvmMessage {
+                message: text.into(),
+                encoding: Encoding::Utf8,
+            };
+            device.sign(&id, &payload, None).await
+        }
+    };
+    for text in ["one", "two", "three"] {
+        let r = sign(text).await.unwrap();
+        assert_eq!(recover_personal(text.as_bytes(), &r.signature), address);
+    }
+    // The keygen's socket and one socket for the three signatures.
+    assert_eq!(sockets_opened(&metrics_text(&server).await), 2);
+
+    // The server ends the idle socket; the device notices and signs on a new one.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let r = sign("after idle").await.unwrap();
+    assert_eq!(recover_personal(b"after idle", &r.signature), address);
+    assert_eq!(sockets_opened(&metrics_text(&server).await), 3);
+
+    // Logging out while the socket is open: the next ceremony on it is refused.
+    let http = Http::new(&server);
+    let token = device.api().token().unwrap().to_owned();
+    let out = http
+        .post("/v1/session/logout", Some(&token), serde_json::json!({}))
+        .await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    let err = sign("revoked").await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(tandem_proto::ErrorCode::SessionRevoked),
+        "{err}"
+    );
+}

@@ -1,11 +1,12 @@
 //! A logged-in device: the API client plus the share store, with the key lifecycle rules
 //! (which share to use, reconciling a refresh that was interrupted).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tandem_mpc::KeyShare;
 use tandem_mpc::ecdsa::Secp256k1;
 use tandem_mpc::ed25519::Ed25519;
+use tandem_mpc::{KeyShare, RefreshMode};
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{SignPayload, SignResult};
 use tandem_proto::wallet::{Chain, WalletInfo};
@@ -15,10 +16,18 @@ use crate::ceremony::{self, Progress, Socket};
 use crate::error::ClientError;
 use crate::store::ShareStore;
 
+/// Sockets idle longer than this are not reused: the server ends idle sockets after
+/// `limits.ceremony_idle_secs` (60 s by default).
+const REUSE_WITHIN: Duration = Duration::from_secs(20);
+/// Open sockets kept for reuse (one per concurrently signing task).
+const POOL_SIZE: usize = 4;
+
 #[derive(Clone)]
 pub struct Device {
     api: ApiClient,
     store: Arc<ShareStore>,
+    /// Ceremony sockets kept open between signatures.
+    sockets: Arc<Mutex<Vec<Socket>>>,
 }
 
 impl Device {
@@ -26,6 +35,7 @@ impl Device {
         Device {
             api,
             store: Arc::new(store),
+            sockets: Arc::default(),
         }
     }
 
@@ -73,28 +83,79 @@ impl Device {
         progress: Progress<'_>,
     ) -> Result<SignResult, ClientError> {
         self.reconcile_if_staged(wallet_id).await?;
-        match self.local_chain(wallet_id)? {
-            Chain::Evm => {
-                self.sign_with::<Secp256k1>(wallet_id, payload, progress)
-                    .await
-            }
-            Chain::Solana => {
-                self.sign_with::<Ed25519>(wallet_id, payload, progress)
-                    .await
-            }
-        }
+        self.refuse_if_locked(wallet_id)?;
+        let r = match self.any_share(wallet_id)? {
+            AnyShare::Evm(share) => self.sign_with(wallet_id, &share, payload, progress).await,
+            AnyShare::Solana(share) => self.sign_with(wallet_id, &share, payload, progress).await,
+        };
+        self.lock_on_cheating(wallet_id, r)
     }
 
+    /// Fast refresh: new shares for the same key, same OT state.
     pub async fn refresh(
         &self,
         wallet_id: &str,
         progress: Progress<'_>,
     ) -> Result<WalletInfo, ClientError> {
+        self.refresh_mode(wallet_id, RefreshMode::Fast, progress)
+            .await
+    }
+
+    /// Complete refresh: new shares and new OT state. The only ceremony a locked share (or a
+    /// wallet the server froze) may run; a committed one unlocks the share.
+    pub async fn refresh_complete(
+        &self,
+        wallet_id: &str,
+        progress: Progress<'_>,
+    ) -> Result<WalletInfo, ClientError> {
+        self.refresh_mode(wallet_id, RefreshMode::Complete, progress)
+            .await
+    }
+
+    async fn refresh_mode(
+        &self,
+        wallet_id: &str,
+        mode: RefreshMode,
+        progress: Progress<'_>,
+    ) -> Result<WalletInfo, ClientError> {
         self.reconcile_if_staged(wallet_id).await?;
-        match self.local_chain(wallet_id)? {
-            Chain::Evm => self.refresh_with::<Secp256k1>(wallet_id, progress).await,
-            Chain::Solana => self.refresh_with::<Ed25519>(wallet_id, progress).await,
+        if mode == RefreshMode::Fast {
+            self.refuse_if_locked(wallet_id)?;
         }
+        let r = match self.any_share(wallet_id)? {
+            AnyShare::Evm(share) => self.refresh_with(wallet_id, &share, mode, progress).await,
+            AnyShare::Solana(share) => self.refresh_with(wallet_id, &share, mode, progress).await,
+        };
+        let wallet = self.lock_on_cheating(wallet_id, r)?;
+        if mode == RefreshMode::Complete {
+            self.store.unlock_wallet(wallet_id)?;
+        }
+        Ok(wallet)
+    }
+
+    /// Whether this device has locked the wallet's share after catching the server cheating.
+    pub fn is_locked(&self, wallet_id: &str) -> Result<bool, ClientError> {
+        Ok(self.store.is_locked(wallet_id)?)
+    }
+
+    fn refuse_if_locked(&self, wallet_id: &str) -> Result<(), ClientError> {
+        if self.store.is_locked(wallet_id)? {
+            return Err(ClientError::ShareLocked(wallet_id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// DESIGN.md §3 on the device: detected cheating locks the share before the error
+    /// reaches the caller.
+    fn lock_on_cheating<T>(
+        &self,
+        wallet_id: &str,
+        r: Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        if let Err(ClientError::Cheating(_)) = &r {
+            self.store.lock_wallet(wallet_id)?;
+        }
+        r
     }
 
     /// The device's current share of a wallet.
@@ -108,14 +169,22 @@ impl Device {
 
     /// Which chain the local share serves (the share records its scheme).
     pub fn local_chain(&self, wallet_id: &str) -> Result<Chain, ClientError> {
+        Ok(match self.any_share(wallet_id)? {
+            AnyShare::Evm(_) => Chain::Evm,
+            AnyShare::Solana(_) => Chain::Solana,
+        })
+    }
+
+    /// The current share, decoded as whichever scheme it records.
+    fn any_share(&self, wallet_id: &str) -> Result<AnyShare, ClientError> {
         let (_, bytes) = self
             .store
             .current(wallet_id)?
             .ok_or_else(|| ClientError::NoShare(wallet_id.to_owned()))?;
-        if KeyShare::<Secp256k1>::from_bytes(&bytes).is_ok() {
-            Ok(Chain::Evm)
-        } else if KeyShare::<Ed25519>::from_bytes(&bytes).is_ok() {
-            Ok(Chain::Solana)
+        if let Ok(share) = KeyShare::<Secp256k1>::from_bytes(&bytes) {
+            Ok(AnyShare::Evm(share))
+        } else if let Ok(share) = KeyShare::<Ed25519>::from_bytes(&bytes) {
+            Ok(AnyShare::Solana(share))
         } else {
             Err(ClientError::Local(format!(
                 "the stored share of {wallet_id} is unreadable"
@@ -123,26 +192,59 @@ impl Device {
         }
     }
 
+    /// Signs on a pooled socket if one is open, else (or if the server already closed it)
+    /// on a new one, which then joins the pool.
     async fn sign_with<S: ChainScheme>(
         &self,
         wallet_id: &str,
+        share: &KeyShare<S>,
         payload: &SignPayload,
         progress: Progress<'_>,
     ) -> Result<SignResult, ClientError> {
-        let share = self.share::<S>(wallet_id)?;
-        let socket = Socket::connect(&self.api).await?;
-        ceremony::sign::<S>(socket, wallet_id, &share, payload, progress).await
+        if let Some(mut socket) = self.pooled_socket() {
+            match ceremony::sign::<S>(&mut socket, wallet_id, share, payload, progress).await {
+                Ok(result) => {
+                    self.return_socket(socket);
+                    return Ok(result);
+                }
+                Err(ClientError::StaleSocket) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut socket = Socket::connect(&self.api).await?;
+        let result = ceremony::sign::<S>(&mut socket, wallet_id, share, payload, progress).await?;
+        self.return_socket(socket);
+        Ok(result)
+    }
+
+    fn pooled_socket(&self) -> Option<Socket> {
+        let mut pool = self.sockets.lock().ok()?;
+        while let Some(socket) = pool.pop() {
+            if socket.idle_for() < REUSE_WITHIN {
+                return Some(socket);
+            }
+        }
+        None
+    }
+
+    fn return_socket(&self, socket: Socket) {
+        if let Ok(mut pool) = self.sockets.lock()
+            && pool.len() < POOL_SIZE
+        {
+            pool.push(socket);
+        }
     }
 
     async fn refresh_with<S: ChainScheme>(
         &self,
         wallet_id: &str,
+        share: &KeyShare<S>,
+        mode: RefreshMode,
         progress: Progress<'_>,
     ) -> Result<WalletInfo, ClientError> {
-        let share = self.share::<S>(wallet_id)?;
         let socket = Socket::connect(&self.api).await?;
         let (wallet, _) =
-            ceremony::refresh::<S>(socket, wallet_id, &share, &self.store, progress).await?;
+            ceremony::refresh::<S>(socket, wallet_id, share, &self.store, mode, progress).await?;
         Ok(wallet)
     }
 
@@ -166,4 +268,9 @@ impl Device {
         }
         Ok(())
     }
+}
+
+enum AnyShare {
+    Evm(KeyShare<Secp256k1>),
+    Solana(KeyShare<Ed25519>),
 }

@@ -10,12 +10,24 @@ pub enum ClientError {
     Http(String),
     #[error("ceremony socket: {0}")]
     Socket(String),
+    /// A reused ceremony socket turned out closed before the ceremony began (the server
+    /// ends idle sockets); nothing happened on the server. `Device` retries on a new socket.
+    #[error("the reused ceremony socket was closed before the ceremony began")]
+    StaleSocket,
     #[error("encrypted channel: {0}")]
     Channel(String),
     #[error("the server broke the ceremony protocol: {0}")]
     Protocol(String),
     #[error("ceremony failed: {0}")]
     Mpc(String),
+    /// The device caught the server cheating; the share is now locked (DESIGN.md §3).
+    #[error(
+        "the server cheated in the ceremony ({0}); this wallet's share is locked until a complete refresh"
+    )]
+    Cheating(String),
+    /// The share was locked after detected cheating: only a complete refresh may run.
+    #[error("wallet {0} is locked on this device after the server cheated: run a complete refresh")]
+    ShareLocked(String),
     #[error("share store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("no share for wallet {0} on this device")]
@@ -44,6 +56,10 @@ impl From<ApiError> for ClientError {
 
 impl From<tandem_mpc::Error> for ClientError {
     fn from(e: tandem_mpc::Error) -> Self {
-        ClientError::Mpc(e.to_string())
+        if e.class() == tandem_mpc::ErrorClass::Cheating {
+            ClientError::Cheating(e.to_string())
+        } else {
+            ClientError::Mpc(e.to_string())
+        }
     }
 }

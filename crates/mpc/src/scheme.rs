@@ -86,4 +86,8 @@ pub trait ShareSecret: Sized {
     fn role(&self) -> Option<Role>;
     fn encode(&self) -> Result<Vec<u8>>;
     fn decode(bytes: &[u8]) -> Result<Self>;
+    /// Test-only: this party's secret key-share scalar (big-endian for secp256k1, as the
+    /// library serialises it for Ed25519), for canary searches.
+    #[cfg(feature = "testing")]
+    fn hazmat_secret_scalar(&self) -> zeroize::Zeroizing<Vec<u8>>;
 }

@@ -181,6 +181,14 @@ impl<S: Scheme> KeyShare<S> {
     pub fn hazmat_set_epoch(&mut self, epoch: u64) {
         self.epoch = epoch;
     }
+
+    /// Test-only: the secret scalar this share holds, so tests can search logs and storage
+    /// for it (it must never appear anywhere in the clear).
+    #[cfg(feature = "testing")]
+    pub fn hazmat_secret_scalar(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        use crate::scheme::ShareSecret;
+        self.secret.hazmat_secret_scalar()
+    }
 }
 
 impl<S: Scheme> fmt::Debug for KeyShare<S> {

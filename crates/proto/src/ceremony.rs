@@ -1,5 +1,6 @@
 //! The ceremony socket (`GET /v1/ceremony`, WebSocket, authenticated by the session's bearer
-//! token). One socket carries one ceremony:
+//! token). A socket carries ceremonies one at a time; after one succeeds the device may send
+//! the next `Start` (the server re-checks the session first) or close. Each ceremony:
 //!
 //! ```text
 //! device                                   server
@@ -17,6 +18,7 @@
 //!   binary MPC frames (test signature under the new epoch)
 //!                                    ◀──   Committed{wallet}   (device then promotes)
 //! any time:                          ◀──   Failed{error}  (then the socket closes)
+//! between ceremonies: the server closes a socket idle for `limits.ceremony_idle_secs`.
 //! ```
 //!
 //! Control messages are JSON text frames; MPC frames are binary frames holding exactly one
@@ -42,11 +44,24 @@ pub enum Operation {
         epoch: u64,
         payload: SignPayload,
     },
-    /// Fast refresh (same OT state), followed by a joint test signature and the commit.
+    /// Refresh, followed by a joint test signature and the commit.
     Refresh {
         wallet_id: String,
         epoch: u64,
+        #[serde(default)]
+        mode: RefreshKind,
     },
+}
+
+/// Which refresh: `fast` re-randomises the shares and keeps the OT state; `complete` also
+/// renews the OT state. Only a complete refresh, by a session opened after the freeze,
+/// unfreezes a wallet frozen after detected cheating (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshKind {
+    #[default]
+    Fast,
+    Complete,
 }
 
 /// Device → server.

@@ -88,6 +88,7 @@ impl AppState {
             wallets.clone(),
             CeremonyConfig {
                 round_timeout: Duration::from_secs(config.limits.round_timeout_secs),
+                idle_timeout: Duration::from_secs(config.limits.ceremony_idle_secs),
                 max_per_user: config.limits.max_ceremonies_per_user as usize,
             },
         );

@@ -305,6 +305,8 @@ pub struct LimitsConfig {
     pub max_frame_bytes: usize,
     /// Per-round ceremony timeout.
     pub round_timeout_secs: u64,
+    /// How long an open ceremony socket may wait for its next ceremony.
+    pub ceremony_idle_secs: u64,
     /// Concurrent ceremonies one user may run.
     pub max_ceremonies_per_user: u32,
 }
@@ -315,6 +317,7 @@ impl Default for LimitsConfig {
             max_body_bytes: 262_144,
             max_frame_bytes: 600_000,
             round_timeout_secs: 30,
+            ceremony_idle_secs: 60,
             max_ceremonies_per_user: 32,
         }
     }
@@ -440,6 +443,7 @@ impl Config {
             1 << 30,
         )?;
         check_range("limits.round_timeout_secs", l.round_timeout_secs, 1, 3_600)?;
+        check_range("limits.ceremony_idle_secs", l.ceremony_idle_secs, 1, 3_600)?;
         check_range(
             "limits.max_ceremonies_per_user",
             u64::from(l.max_ceremonies_per_user),

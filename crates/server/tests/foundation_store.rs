@@ -171,7 +171,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
         .unwrap()
         .try_get(0)
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2, "one row per embedded migration");
     second.close().await;
 }
 

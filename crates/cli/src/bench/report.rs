@@ -254,16 +254,15 @@ pub fn human(r: &Report) -> String {
         );
         let _ = writeln!(
             s,
-            "  chain    n  staged  local_chain  share  connect  ceremony   total | MPC device  server"
+            "  chain    n  staged   share  connect (once)  ceremony   total | MPC device  server"
         );
         for b in &r.breakdown {
             let _ = writeln!(
                 s,
-                "  {:<6} {:>3} {:>7.3} {:>12.3} {:>6.3} {:>8.3} {:>9.3} {:>7.3} | {:>10} {:>7}",
+                "  {:<6} {:>3} {:>7.3} {:>7.3} {:>14.3} {:>9.3} {:>7.3} | {:>10} {:>7}",
                 b.chain.as_str(),
                 b.ops,
                 b.store_staged_ms,
-                b.local_chain_ms,
                 b.share_load_ms,
                 b.connect_ms,
                 b.ceremony_ms,

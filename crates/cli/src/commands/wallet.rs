@@ -45,11 +45,15 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             let wallet = device.wallet(&wallet).await?;
             output::print(json, &wallet, || describe(&wallet));
         }
-        WalletCommand::Refresh { wallet } => {
+        WalletCommand::Refresh { wallet, complete } => {
             let device = ctx.device()?;
             let bar = output::spinner(json, "refreshing key shares");
             let set = |phase: &str| bar.set_message(phase.to_owned());
-            let wallet = device.refresh(&wallet, Some(&set)).await;
+            let wallet = if complete {
+                device.refresh_complete(&wallet, Some(&set)).await
+            } else {
+                device.refresh(&wallet, Some(&set)).await
+            };
             bar.finish_and_clear();
             let wallet = wallet?;
             output::print(json, &wallet, || {

@@ -2,10 +2,12 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod evil;
 pub mod http;
 pub mod mitm;
 pub mod raw;
 pub mod server;
+pub mod smtp_peer;
 pub mod verify;
 
 pub use cli::Cli;

@@ -59,6 +59,27 @@ impl Raw {
         self.send(Kind::Control, json.to_string().as_bytes()).await;
     }
 
+    /// The next decrypted message, `None` once the socket closes.
+    pub async fn next(&mut self) -> Option<(Kind, Vec<u8>)> {
+        while let Some(Ok(msg)) = self.ws.next().await {
+            let Message::Binary(b) = msg else { continue };
+            if let Some(m) = self.secure.open(&b).expect("channel") {
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    /// The next control message as JSON (frames before it are skipped).
+    pub async fn next_control(&mut self) -> Option<serde_json::Value> {
+        while let Some((kind, data)) = self.next().await {
+            if kind == Kind::Control {
+                return serde_json::from_slice(&data).ok();
+            }
+        }
+        None
+    }
+
     /// The code of the `failed` message the server sends, if any, before it closes.
     pub async fn failure_code(&mut self) -> Option<String> {
         while let Some(Ok(msg)) = self.ws.next().await {

@@ -35,6 +35,8 @@ pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
     clock_file: PathBuf,
+    backend: Backend,
+    opts: ServerOptions,
     _dir: Option<TempDir>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -133,9 +135,40 @@ impl Server {
             url,
             data_dir: data_dir.to_owned(),
             clock_file: clock_file.to_owned(),
+            backend: backend.clone(),
+            opts: opts.clone(),
             _dir: None,
             log,
         }
+    }
+
+    /// Stops the server gracefully and starts it again on the same data (and database); the
+    /// new instance listens on a new port (`url` is updated).
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut next = Server::spawn(&self.backend, &self.data_dir, &self.clock_file, &self.opts);
+        next._dir = self._dir.take();
+        *self = next;
+    }
+
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SIGTERM first: the server shuts down gracefully (and closes its pool).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sets the injected clock (Unix ms).
@@ -196,19 +229,6 @@ fn outbox_code(dir: &Path, email: &str) -> Option<String> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SIGTERM first: the server shuts down gracefully (and closes its pool).
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

@@ -1,5 +1,5 @@
 use tandem_mpc::{KeyShare, Nonce, Operation as MpcOp, RefreshMode, SessionContext, WalletId};
-use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
+use tandem_proto::ceremony::{ClientMessage, Operation, RefreshKind, ServerMessage};
 use tandem_proto::scheme::{ChainScheme, refresh_test_input};
 use tandem_proto::wallet::WalletInfo;
 
@@ -9,13 +9,15 @@ use super::{Progress, report};
 use crate::error::ClientError;
 use crate::store::{ShareState, ShareStore};
 
-/// Fast refresh with the two-phase commit: the new share is stored as staged, proven by a
-/// joint test signature, and promoted only once the server confirms its commit.
+/// Refresh (fast, or complete with new OT state) with the two-phase commit: the new share is
+/// stored as staged, proven by a joint test signature, and promoted only once the server
+/// confirms its commit.
 pub async fn refresh<S: ChainScheme>(
     mut socket: Socket,
     wallet_id: &str,
     share: &KeyShare<S>,
     store: &ShareStore,
+    mode: RefreshMode,
     progress: Progress<'_>,
 ) -> Result<(WalletInfo, KeyShare<S>), ClientError> {
     let epoch = share.epoch();
@@ -26,6 +28,10 @@ pub async fn refresh<S: ChainScheme>(
             operation: Operation::Refresh {
                 wallet_id: wallet_id.to_owned(),
                 epoch,
+                mode: match mode {
+                    RefreshMode::Fast => RefreshKind::Fast,
+                    RefreshMode::Complete => RefreshKind::Complete,
+                },
             },
             device_nonce: nonce_hex(&device_nonce),
         })
@@ -40,14 +46,14 @@ pub async fn refresh<S: ChainScheme>(
     };
     report(progress, "refreshing shares");
     let ctx = SessionContext::derive(
-        S::protocol(MpcOp::RefreshFast),
+        S::protocol(mode.operation()),
         wid.clone(),
         epoch,
         &device_nonce,
         &server_nonce,
     );
     let refresh_session = ctx.session_id.0;
-    let (ceremony, first) = compute(|| S::refresh(share, ctx, RefreshMode::Fast))?;
+    let (ceremony, first) = compute(|| S::refresh(share, ctx, mode))?;
     let new_share = drive(&mut socket, ceremony, first, Work::Heavy).await?;
     let new_epoch = new_share.epoch();
     store.put(

@@ -10,9 +10,11 @@ use super::{Progress, report};
 use crate::error::ClientError;
 
 /// Signs `payload` jointly. The device parses the payload itself and checks that what the
-/// server releases is exactly the signature the ceremony produced.
+/// server releases is exactly the signature the ceremony produced. The socket stays open for
+/// the next ceremony; on a reused socket the server already closed, this returns
+/// [`ClientError::StaleSocket`] before anything happened.
 pub async fn sign<S: ChainScheme>(
-    mut socket: Socket,
+    socket: &mut Socket,
     wallet_id: &str,
     share: &KeyShare<S>,
     payload: &SignPayload,
@@ -20,6 +22,11 @@ pub async fn sign<S: ChainScheme>(
 ) -> Result<SignResult, ClientError> {
     let prepared = prepare(payload, S::CHAIN, share.public_key())?;
     let device_nonce = Nonce::generate()?;
+    let reused = socket.is_used();
+    let stale = |e| match e {
+        ClientError::Socket(_) if reused => ClientError::StaleSocket,
+        e => e,
+    };
     socket
         .send_control(&ClientMessage::Start {
             operation: Operation::Sign {
@@ -29,8 +36,10 @@ pub async fn sign<S: ChainScheme>(
             },
             device_nonce: nonce_hex(&device_nonce),
         })
-        .await?;
-    let server_nonce = match socket.control().await? {
+        .await
+        .map_err(stale)?;
+    let accepted = socket.control().await.map_err(stale)?;
+    let server_nonce = match accepted {
         ServerMessage::Accepted {
             wallet_id: id,
             epoch,
@@ -48,13 +57,13 @@ pub async fn sign<S: ChainScheme>(
     );
     let message = S::message(prepared.signing_input())?;
     let (ceremony, first) = S::sign(share, ctx, message)?;
-    let signature = drive(&mut socket, ceremony, first, Work::Light).await?;
+    let signature = drive(socket, ceremony, first, Work::Light).await?;
     let ours = S::finish(&prepared, &signature)?;
     let released = match socket.control().await? {
         ServerMessage::Signed { result } => result,
         _ => return Err(ClientError::Protocol("expected `signed`".into())),
     };
-    socket.close().await;
+    socket.finished_ceremony();
     if released.signature != ours.signature
         || released.signed_transaction != ours.signed_transaction
     {

@@ -1,6 +1,8 @@
 use futures_util::{SinkExt, StreamExt};
+use std::time::{Duration, Instant};
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::channel::{Initiator, Kind, Secure};
+
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -14,10 +16,14 @@ use crate::error::ClientError;
 /// The largest message either side sends (an ECDSA keygen frame is ~150 KB).
 const MAX_MESSAGE: usize = 1 << 20;
 
-/// One ceremony socket, with the end-to-end encrypted channel inside.
+/// One ceremony socket, with the end-to-end encrypted channel inside. It carries ceremonies
+/// one after the other (the server keeps it open between them until it idles out).
 pub struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     secure: Secure,
+    /// Whether a ceremony already ran on this socket.
+    used: bool,
+    idle_since: Instant,
 }
 
 /// What arrived from the server.
@@ -84,7 +90,28 @@ impl Socket {
             }
         };
         let secure = initiator.finish(&msg2).map_err(channel)?;
-        Ok(Socket { ws, secure })
+        Ok(Socket {
+            ws,
+            secure,
+            used: false,
+            idle_since: Instant::now(),
+        })
+    }
+
+    /// Whether a ceremony already ran on this socket (so the server may have closed it).
+    pub fn is_used(&self) -> bool {
+        self.used
+    }
+
+    /// How long the socket has been waiting since its last ceremony.
+    pub fn idle_for(&self) -> Duration {
+        self.idle_since.elapsed()
+    }
+
+    /// Records that a ceremony finished on the socket.
+    pub(crate) fn finished_ceremony(&mut self) {
+        self.used = true;
+        self.idle_since = Instant::now();
     }
 
     pub(crate) async fn send_control(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
@@ -154,7 +181,7 @@ impl Socket {
         }
     }
 
-    pub(crate) async fn close(mut self) {
+    pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
 }

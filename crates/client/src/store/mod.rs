@@ -9,6 +9,7 @@
 //!   .lock                      advisory lock, held for the duration of each operation
 //!   shares/<wallet_id>/<epoch>.current
 //!   shares/<wallet_id>/<epoch>.staged
+//!   shares/<wallet_id>/locked   present while the device has locked the share (see `locks`)
 //! ```
 //!
 //! Share file (mode 0600): `"TDSS" ‖ 0x01 ‖ nonce (24 bytes) ‖ XChaCha20-Poly1305 ciphertext ‖ tag`,
@@ -30,6 +31,7 @@ mod kdf;
 mod keystore;
 mod layout;
 mod lock;
+mod locks;
 mod rekey;
 mod share_store;
 mod wallet_id;

@@ -302,7 +302,7 @@ impl ShareStore {
         Ok(ids)
     }
 
-    fn ensure_wallet_dir(&self, wallet: WalletName<'_>) -> Result<(), StoreError> {
+    pub(super) fn ensure_wallet_dir(&self, wallet: WalletName<'_>) -> Result<(), StoreError> {
         let dir = self.layout.wallet(wallet);
         if !dir.is_dir() {
             fsio::create_private_dir(&dir)?;

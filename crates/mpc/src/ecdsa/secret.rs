@@ -35,4 +35,9 @@ impl ShareSecret for EcdsaSecret {
         }
         Ok(EcdsaSecret(party))
     }
+
+    #[cfg(feature = "testing")]
+    fn hazmat_secret_scalar(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(self.0.poly_point.to_bytes().to_vec())
+    }
 }

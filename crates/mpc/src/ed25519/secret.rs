@@ -61,4 +61,9 @@ impl ShareSecret for Ed25519Secret {
         }
         Ok(Ed25519Secret { key, public })
     }
+
+    #[cfg(feature = "testing")]
+    fn hazmat_secret_scalar(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(self.key.signing_share().serialize())
+    }
 }

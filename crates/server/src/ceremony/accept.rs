@@ -8,15 +8,17 @@ use tandem_proto::scheme::ChainScheme;
 use super::channel::Channel;
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::WalletRecord;
+use crate::wallets::{Access, WalletRecord};
 
-/// The wallet's current server share at `epoch` (refused if frozen or another epoch).
+/// The wallet's current server share at `epoch` (refused if another epoch, or frozen unless
+/// `access` is the unfreezing refresh).
 pub(crate) async fn load_share<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
     epoch: u64,
+    access: Access,
 ) -> Result<KeyShare<S>, CeremonyError> {
-    let bytes = svc.wallets().open_share(wallet, epoch).await?;
+    let bytes = svc.wallets().open_share(wallet, epoch, access).await?;
     KeyShare::<S>::from_bytes(&bytes).map_err(mpc)
 }
 

@@ -22,6 +22,9 @@ pub enum ChannelError {
     Decrypt,
     #[error("transport: {0}")]
     Transport(String),
+    /// The wallet was frozen (another ceremony on it caught cheating) while this one ran.
+    #[error("the wallet was frozen during the ceremony")]
+    Frozen,
 }
 
 /// A bidirectional, ordered message pipe to the device.

@@ -1,4 +1,4 @@
-//! Fast refresh with the two-phase epoch commit of DESIGN.md §5: both sides stage the new
+//! Refresh (fast, or complete with new OT state) with the two-phase epoch commit of DESIGN.md §5: both sides stage the new
 //! share, a joint test signature under the new epoch proves the pair, then the server
 //! commits (new epoch current, old server share destroyed) and the device promotes.
 
@@ -11,21 +11,22 @@ use super::channel::Channel;
 use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::WalletRecord;
+use crate::wallets::{Access, WalletRecord};
 
 pub(crate) async fn refresh<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
     epoch: u64,
+    (mode, access): (RefreshMode, Access),
     channel: &mut dyn Channel,
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
-    let share = load_share::<S>(svc, wallet, epoch).await?;
-    let protocol = S::protocol(Operation::RefreshFast);
+    let share = load_share::<S>(svc, wallet, epoch, access).await?;
+    let protocol = S::protocol(mode.operation());
     let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
     let wallet_id = ctx.wallet.clone();
     let refresh_session = ctx.session_id.0;
-    let (ceremony, first) = S::refresh(&share, ctx, RefreshMode::Fast).map_err(mpc)?;
+    let (ceremony, first) = S::refresh(&share, ctx, mode).map_err(mpc)?;
     drop(share);
     let new_share = drive(channel, ceremony, first, svc.round_timeout(), Work::Heavy).await?;
     let new_epoch = new_share.epoch();
@@ -38,16 +39,13 @@ pub(crate) async fn refresh<S: ChainScheme>(
         .wallets()
         .stage_refresh(wallet, new_epoch, &new_share.to_bytes().map_err(mpc)?)
         .await?;
-    let outcome = prove_and_commit::<S>(
-        svc,
-        wallet,
-        &new_share,
-        &token,
+    let staged = Staged {
+        token: &token,
         refresh_session,
         wallet_id,
-        channel,
-    )
-    .await;
+        access,
+    };
+    let outcome = prove_and_commit::<S>(svc, wallet, &new_share, staged, channel).await;
     if outcome.is_err() {
         // Only a staged row is removed; after a commit this matches nothing.
         if let Err(e) = svc
@@ -61,15 +59,28 @@ pub(crate) async fn refresh<S: ChainScheme>(
     outcome
 }
 
+/// What phase two needs from phase one.
+struct Staged<'a> {
+    /// Proves the staged row is this ceremony's (see `Wallets::stage_refresh`).
+    token: &'a [u8],
+    refresh_session: [u8; 32],
+    wallet_id: WalletId,
+    access: Access,
+}
+
 async fn prove_and_commit<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
     new_share: &KeyShare<S>,
-    token: &[u8],
-    refresh_session: [u8; 32],
-    wallet_id: WalletId,
+    staged: Staged<'_>,
     channel: &mut dyn Channel,
 ) -> Result<WalletRecord, CeremonyError> {
+    let Staged {
+        token,
+        refresh_session,
+        wallet_id,
+        access,
+    } = staged;
     let new_epoch = new_share.epoch();
     let device_nonce = match control(channel, svc.round_timeout()).await? {
         ClientMessage::Staged { device_nonce } => super::service::parse_nonce(&device_nonce)?,
@@ -97,7 +108,7 @@ async fn prove_and_commit<S: ChainScheme>(
     debug_assert_eq!(new_share.role(), Role::Server);
     let committed = svc
         .wallets()
-        .commit_refresh(wallet, new_epoch, token)
+        .commit_refresh(wallet, new_epoch, token, access)
         .await?;
     channel
         .send_control(&ServerMessage::Committed {

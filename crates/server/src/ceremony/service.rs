@@ -1,23 +1,36 @@
 use std::time::{Duration, Instant};
 
-use tandem_mpc::Nonce;
 use tandem_mpc::ecdsa::Secp256k1;
 use tandem_mpc::ed25519::Ed25519;
-use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
-use tandem_proto::wallet::Chain;
+use tandem_mpc::{Nonce, RefreshMode};
+use tandem_proto::ceremony::{ClientMessage, Operation, RefreshKind, ServerMessage};
+use tandem_proto::wallet::{Chain, WalletStatus};
 use tandem_proto::{ApiError, ErrorCode};
 
-use super::channel::Channel;
+use super::channel::{Channel, ChannelError};
 use super::driver::control;
 use super::error::CeremonyError;
+use super::freeze::{FreezeSignals, Watched};
 use super::limiter::CeremonyLimiter;
 use super::{keygen, refresh, sign};
-use crate::wallets::{WalletRecord, Wallets};
+use crate::wallets::{Access, WalletError, WalletRecord, Wallets};
 
 #[derive(Clone, Debug)]
 pub struct CeremonyConfig {
     pub round_timeout: Duration,
+    /// How long an open socket may wait for its next ceremony.
+    pub idle_timeout: Duration,
     pub max_per_user: usize,
+}
+
+/// Who opened the socket: the user, when their session began, and a re-check of that
+/// session (it may have been revoked or have expired since the upgrade).
+#[async_trait::async_trait]
+pub trait Caller: Send + Sync {
+    fn user_id(&self) -> &str;
+    /// When the session was created (Unix ms).
+    fn session_created_at(&self) -> i64;
+    async fn check(&self) -> Result<(), ApiError>;
 }
 
 /// Runs ceremonies for authenticated users.
@@ -25,6 +38,7 @@ pub struct CeremonyConfig {
 pub struct Ceremonies {
     wallets: Wallets,
     limiter: CeremonyLimiter,
+    freezes: FreezeSignals,
     config: CeremonyConfig,
 }
 
@@ -33,6 +47,7 @@ impl Ceremonies {
         Ceremonies {
             wallets,
             limiter: CeremonyLimiter::new(config.max_per_user),
+            freezes: FreezeSignals::default(),
             config,
         }
     }
@@ -45,11 +60,61 @@ impl Ceremonies {
         self.config.round_timeout
     }
 
-    /// Serves one socket: reads `start`, runs the ceremony, and on failure tells the device
-    /// why before the socket closes.
-    pub async fn serve(&self, user_id: &str, channel: &mut dyn Channel) {
+    /// Serves one socket: ceremonies one after the other, each opened by a `start`. The
+    /// socket stays open between ceremonies (a device signing repeatedly skips the TCP,
+    /// upgrade and channel handshakes) until the device closes it, it idles past the idle
+    /// timeout, or a ceremony fails. Before every ceremony after the first, `session` is
+    /// checked again, so a revoked or expired session cannot keep using an open socket.
+    pub async fn serve(&self, channel: &mut dyn Channel, caller: &dyn Caller) {
+        let mut first = true;
+        loop {
+            let wait = if first {
+                self.config.round_timeout
+            } else {
+                self.config.idle_timeout
+            };
+            let start = match control(channel, wait).await {
+                Ok(ClientMessage::Start {
+                    operation,
+                    device_nonce,
+                }) => parse_nonce(&device_nonce).map(|n| (operation, n)),
+                Ok(_) => Err(CeremonyError::Protocol("expected `start`")),
+                // Between ceremonies, silence or a close is the normal end of the socket.
+                Err(
+                    CeremonyError::Timeout
+                    | CeremonyError::Channel(ChannelError::Closed | ChannelError::Transport(_)),
+                ) if !first => {
+                    return;
+                }
+                Err(e) => Err(e),
+            };
+            let start = match start {
+                Ok(s) if !first => match caller.check().await {
+                    Ok(()) => Ok(s),
+                    Err(e) => Err(CeremonyError::Rejected(e)),
+                },
+                other => other,
+            };
+            if !self.serve_one(caller, channel, start).await {
+                return;
+            }
+            first = false;
+        }
+    }
+
+    /// Runs one ceremony and records it; on failure tells the device why. Returns whether the
+    /// socket may carry another ceremony.
+    async fn serve_one(
+        &self,
+        caller: &dyn Caller,
+        channel: &mut dyn Channel,
+        start: Result<(Operation, Nonce), CeremonyError>,
+    ) -> bool {
         let started = Instant::now();
-        let (operation, chain, result) = self.run(user_id, channel).await;
+        let (operation, chain, result) = match start {
+            Ok((operation, nonce)) => self.run(caller, channel, operation, nonce).await,
+            Err(e) => ("unknown", "unknown", Err(e)),
+        };
         let outcome = match &result {
             Ok(()) => "ok",
             Err(e) => e.outcome(),
@@ -67,42 +132,32 @@ impl Ceremonies {
             "chain" => chain
         )
         .record(started.elapsed().as_secs_f64());
-        if let Err(e) = result {
-            tracing::info!(operation, chain, outcome, error = %e, "ceremony failed");
-            let failed = ServerMessage::Failed { error: e.to_api() };
-            // The device may already be gone; nothing more to do then.
-            let _ = channel.send_control(&failed).await;
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::info!(operation, chain, outcome, error = %e, "ceremony failed");
+                let failed = ServerMessage::Failed { error: e.to_api() };
+                // The device may already be gone; nothing more to do then.
+                let _ = channel.send_control(&failed).await;
+                false
+            }
         }
     }
 
     async fn run(
         &self,
-        user_id: &str,
+        caller: &dyn Caller,
         channel: &mut dyn Channel,
+        operation: Operation,
+        device_nonce: Nonce,
     ) -> (&'static str, &'static str, Result<(), CeremonyError>) {
+        let user_id = caller.user_id();
         let Some(_permit) = self.limiter.acquire(user_id) else {
             let e = ApiError::new(
                 ErrorCode::TooManyCeremonies,
                 "too many ceremonies running for this user",
             );
             return ("unknown", "unknown", Err(CeremonyError::Rejected(e)));
-        };
-        let (operation, device_nonce) = match control(channel, self.config.round_timeout).await {
-            Ok(ClientMessage::Start {
-                operation,
-                device_nonce,
-            }) => match parse_nonce(&device_nonce) {
-                Ok(n) => (operation, n),
-                Err(e) => return ("unknown", "unknown", Err(e)),
-            },
-            Ok(_) => {
-                return (
-                    "unknown",
-                    "unknown",
-                    Err(CeremonyError::Protocol("expected `start`")),
-                );
-            }
-            Err(e) => return ("unknown", "unknown", Err(e)),
         };
         match operation {
             Operation::Keygen { chain } => {
@@ -121,10 +176,15 @@ impl Ceremonies {
                 epoch,
                 payload,
             } => {
-                let wallet = match self.wallets.get(user_id, &wallet_id).await {
+                let wallet = match self.wallets.get(caller.user_id(), &wallet_id).await {
                     Ok(w) => w,
                     Err(e) => return ("sign", "unknown", Err(e.into())),
                 };
+                let mut channel = Watched {
+                    inner: channel,
+                    watch: self.freezes.watch(&wallet.id),
+                };
+                let channel = &mut channel;
                 let r = match wallet.chain {
                     Chain::Evm => {
                         sign::sign::<Secp256k1>(
@@ -145,19 +205,52 @@ impl Ceremonies {
                 self.freeze_on_cheating(&wallet, &r).await;
                 ("sign", wallet.chain.as_str(), r.map(|_| ()))
             }
-            Operation::Refresh { wallet_id, epoch } => {
-                let wallet = match self.wallets.get(user_id, &wallet_id).await {
+            Operation::Refresh {
+                wallet_id,
+                epoch,
+                mode,
+            } => {
+                let wallet = match self.wallets.get(caller.user_id(), &wallet_id).await {
                     Ok(w) => w,
                     Err(e) => return ("refresh", "unknown", Err(e.into())),
                 };
+                let access = match unfreeze_access(&wallet, mode, caller.session_created_at()) {
+                    Ok(a) => a,
+                    Err(e) => return ("refresh", wallet.chain.as_str(), Err(e)),
+                };
+                let mode = match mode {
+                    RefreshKind::Fast => RefreshMode::Fast,
+                    RefreshKind::Complete => RefreshMode::Complete,
+                };
+                let mut channel = Watched {
+                    inner: channel,
+                    watch: self.freezes.watch(&wallet.id),
+                };
+                let channel = &mut channel;
                 let r = match wallet.chain {
                     Chain::Evm => {
-                        refresh::refresh::<Secp256k1>(self, &wallet, epoch, channel, device_nonce)
-                            .await
+                        let how = (mode, access);
+                        refresh::refresh::<Secp256k1>(
+                            self,
+                            &wallet,
+                            epoch,
+                            how,
+                            channel,
+                            device_nonce,
+                        )
+                        .await
                     }
                     Chain::Solana => {
-                        refresh::refresh::<Ed25519>(self, &wallet, epoch, channel, device_nonce)
-                            .await
+                        let how = (mode, access);
+                        refresh::refresh::<Ed25519>(
+                            self,
+                            &wallet,
+                            epoch,
+                            how,
+                            channel,
+                            device_nonce,
+                        )
+                        .await
                     }
                 };
                 self.freeze_on_cheating(&wallet, &r).await;
@@ -166,7 +259,8 @@ impl Ceremonies {
         }
     }
 
-    /// DESIGN.md §3: a detected cheat freezes the wallet, persisted before the reply.
+    /// DESIGN.md §3: a detected cheat freezes the wallet, persisted before the reply, and
+    /// aborts every other ceremony on it.
     async fn freeze_on_cheating<T>(&self, wallet: &WalletRecord, r: &Result<T, CeremonyError>) {
         if let Err(CeremonyError::Cheating) = r {
             if let Err(e) = self.wallets.freeze(&wallet.id).await {
@@ -174,7 +268,30 @@ impl Ceremonies {
             } else {
                 tracing::warn!(wallet = %wallet.id, "wallet frozen after detected cheating");
             }
+            self.freezes.freeze(&wallet.id);
         }
+    }
+}
+
+/// A frozen wallet runs only the complete refresh of a session opened after the freeze
+/// (DESIGN.md §3); everything else on it gets the same `wallet_frozen`.
+fn unfreeze_access(
+    wallet: &WalletRecord,
+    mode: RefreshKind,
+    session_created_at: i64,
+) -> Result<Access, CeremonyError> {
+    if wallet.status == WalletStatus::Active {
+        return Ok(Access::Active);
+    }
+    if mode != RefreshKind::Complete {
+        return Err(WalletError::Frozen.into());
+    }
+    match wallet.frozen_at {
+        Some(frozen_at) if session_created_at > frozen_at => Ok(Access::Unfreeze),
+        _ => Err(CeremonyError::Rejected(ApiError::new(
+            ErrorCode::WalletFrozen,
+            "wallet is frozen: log in again, then run a complete refresh",
+        ))),
     }
 }
 

@@ -12,7 +12,7 @@ use super::channel::Channel;
 use super::driver::{Work, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::WalletRecord;
+use crate::wallets::{Access, WalletRecord};
 
 pub(crate) async fn sign<S: ChainScheme>(
     svc: &Ceremonies,
@@ -24,7 +24,7 @@ pub(crate) async fn sign<S: ChainScheme>(
 ) -> Result<SignResult, CeremonyError> {
     let prepared =
         prepare(payload, wallet.chain, &wallet.public_key).map_err(CeremonyError::Rejected)?;
-    let share = load_share::<S>(svc, wallet, epoch).await?;
+    let share = load_share::<S>(svc, wallet, epoch, Access::Active).await?;
     let protocol = S::protocol(Operation::Sign);
     let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
     let message = S::message(prepared.signing_input()).map_err(CeremonyError::Rejected)?;
@@ -34,6 +34,9 @@ pub(crate) async fn sign<S: ChainScheme>(
     // The state machine has verified the signature (low-s and recovery id for ECDSA,
     // strict for Ed25519) before returning it; this is the release.
     let result = S::finish(&prepared, &signature).map_err(CeremonyError::Rejected)?;
+    // A ceremony on another instance may have frozen the wallet meanwhile: a frozen wallet
+    // releases nothing.
+    svc.wallets().ensure_active(&wallet.id).await?;
     channel
         .send_control(&ServerMessage::Signed {
             result: result.clone(),

@@ -12,8 +12,9 @@ use tandem_proto::channel::{self as e2e, Kind, Secure};
 use tandem_proto::{ApiError, ErrorCode};
 
 use super::authn::{Authed, bearer};
+use super::error::HttpError;
 use crate::app::AppState;
-use crate::ceremony::{Channel, ChannelError, Incoming};
+use crate::ceremony::{Caller, Channel, ChannelError, Incoming};
 
 /// Opens a ceremony socket (keygen, sign or refresh; see `tandem_proto::ceremony`). The first
 /// two messages are the Noise handshake of `tandem_proto::channel`; everything after is
@@ -47,11 +48,15 @@ pub async fn ceremony(
                     return;
                 }
             };
+            metrics::counter!("tandem_ceremony_sockets_total").increment(1);
             let mut channel = WsChannel { socket, secure };
-            state
-                .ceremonies
-                .serve(&authed.session.user_id, &mut channel)
-                .await;
+            let caller = SocketSession {
+                state: state.clone(),
+                token,
+                user_id: authed.session.user_id.clone(),
+                created_at: authed.session.created_at,
+            };
+            state.ceremonies.serve(&mut channel, &caller).await;
             let _ = channel.socket.send(Message::Close(None)).await;
         })
 }
@@ -75,6 +80,34 @@ async fn handshake(
         .await
         .map_err(|_| e2e::ChannelError::Handshake)?;
     Ok(secure)
+}
+
+/// The session the socket was opened with, checked again before each later ceremony.
+struct SocketSession {
+    state: AppState,
+    token: String,
+    user_id: String,
+    created_at: i64,
+}
+
+#[async_trait]
+impl Caller for SocketSession {
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    fn session_created_at(&self) -> i64 {
+        self.created_at
+    }
+
+    async fn check(&self) -> Result<(), ApiError> {
+        self.state
+            .sessions
+            .authenticate(&self.token)
+            .await
+            .map(|_| ())
+            .map_err(|e| HttpError::from(e).0)
+    }
 }
 
 struct WsChannel {

@@ -7,4 +7,4 @@ mod repo;
 mod shares;
 
 pub use record::WalletRecord;
-pub use repo::{WalletError, Wallets};
+pub use repo::{Access, WalletError, Wallets};

@@ -10,6 +10,8 @@ pub struct WalletRecord {
     pub address: String,
     pub epoch: u64,
     pub status: WalletStatus,
+    /// When the wallet was frozen (set while `status` is frozen).
+    pub frozen_at: Option<i64>,
     pub created_at: i64,
 }
 

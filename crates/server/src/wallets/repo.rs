@@ -35,7 +35,8 @@ pub enum WalletError {
 /// A staged refresh is considered abandoned after this long and may be replaced.
 const STALE_STAGE_MS: i64 = 10 * 60 * 1000;
 
-const COLUMNS: &str = "id, user_id, chain, public_key, address, epoch, status, created_at";
+const COLUMNS: &str =
+    "id, user_id, chain, public_key, address, epoch, status, frozen_at, created_at";
 
 /// The wallet service.
 #[derive(Clone)]
@@ -112,17 +113,21 @@ impl Wallets {
             address: address.to_owned(),
             epoch: 0,
             status: WalletStatus::Active,
+            frozen_at: None,
             created_at: now,
         })
     }
 
-    /// Checks a wallet can run a ceremony at `epoch` and opens its current server share.
+    /// Checks a wallet can run a ceremony at `epoch` and opens its current server share. A
+    /// frozen wallet's share opens only for `Access::Unfreeze` (a complete refresh whose
+    /// caller has checked the session is newer than the freeze).
     pub async fn open_share(
         &self,
         wallet: &WalletRecord,
         epoch: u64,
+        access: Access,
     ) -> Result<Zeroizing<Vec<u8>>, WalletError> {
-        if wallet.status != WalletStatus::Active {
+        if wallet.status != WalletStatus::Active && access != Access::Unfreeze {
             return Err(WalletError::Frozen);
         }
         if wallet.epoch != epoch {
@@ -192,25 +197,33 @@ impl Wallets {
     }
 
     /// Phase two: after the joint test signature, makes `new_epoch` current and destroys the
-    /// old server share, all in one transaction guarded by the old epoch.
+    /// old server share, all in one transaction guarded by the old epoch. With
+    /// `Access::Unfreeze` the wallet must be frozen and becomes active again.
     pub async fn commit_refresh(
         &self,
         wallet: &WalletRecord,
         new_epoch: u64,
         stage_token: &[u8],
+        access: Access,
     ) -> Result<WalletRecord, WalletError> {
         let now = self.clock.now_ms();
         let old = to_i64(wallet.epoch)?;
         let new = to_i64(new_epoch)?;
+        let required = match access {
+            Access::Active => "active",
+            Access::Unfreeze => "frozen",
+        };
         let mut tx = self.store.begin_write().await?;
         let moved = sqlx::query(
-            "UPDATE wallets SET epoch = $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND epoch = $4 AND status = 'active'",
+            "UPDATE wallets SET epoch = $1, status = 'active', frozen_at = NULL, \
+             version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND epoch = $4 AND status = $5",
         )
         .bind(new)
         .bind(now)
         .bind(&wallet.id)
         .bind(old)
+        .bind(required)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -240,6 +253,8 @@ impl Wallets {
         tx.commit().await?;
         let mut updated = wallet.clone();
         updated.epoch = new_epoch;
+        updated.status = WalletStatus::Active;
+        updated.frozen_at = None;
         Ok(updated)
     }
 
@@ -261,10 +276,26 @@ impl Wallets {
         Ok(())
     }
 
-    /// Detected cheating: nothing signs with this wallet until a complete refresh.
+    /// Fails with `Frozen` unless the wallet is active right now (read from the database, so
+    /// a freeze by another instance counts).
+    pub async fn ensure_active(&self, wallet_id: &str) -> Result<(), WalletError> {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM wallets WHERE id = $1")
+            .bind(wallet_id)
+            .fetch_optional(self.store.pool())
+            .await?;
+        match status.as_deref().map(parse_status) {
+            Some(WalletStatus::Active) => Ok(()),
+            Some(_) => Err(WalletError::Frozen),
+            None => Err(WalletError::NotFound),
+        }
+    }
+
+    /// Detected cheating: nothing signs with this wallet until a complete refresh by a
+    /// session opened after this moment.
     pub async fn freeze(&self, wallet_id: &str) -> Result<(), WalletError> {
         sqlx::query(
-            "UPDATE wallets SET status = 'frozen', version = version + 1, updated_at = $1 WHERE id = $2",
+            "UPDATE wallets SET status = 'frozen', frozen_at = $1, version = version + 1, \
+             updated_at = $1 WHERE id = $2",
         )
         .bind(self.clock.now_ms())
         .bind(wallet_id)
@@ -298,6 +329,15 @@ async fn insert_share(
     Ok(())
 }
 
+/// What a ceremony may do with a wallet's share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Sign or fast refresh: the wallet must be active.
+    Active,
+    /// The complete refresh that unfreezes a frozen wallet.
+    Unfreeze,
+}
+
 fn to_i64(epoch: u64) -> Result<i64, WalletError> {
     i64::try_from(epoch).map_err(|_| WalletError::Conflict)
 }
@@ -318,6 +358,7 @@ fn decode(row: &AnyRow) -> Result<WalletRecord, WalletError> {
         address: row.try_get("address")?,
         epoch: u64::try_from(epoch).map_err(|_| WalletError::Conflict)?,
         status: parse_status(&status),
+        frozen_at: row.try_get("frozen_at")?,
         created_at: row.try_get("created_at")?,
     })
 }
