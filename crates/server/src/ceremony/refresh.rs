@@ -11,7 +11,14 @@ use super::channel::Channel;
 use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::WalletRecord;
+use crate::failpoints::failpoint;
+use crate::wallets::{RefreshFence, WalletRecord};
+
+/// What the commit is guarded by: this refresh was the last begun, and the staged row is its.
+struct Staged {
+    fence: RefreshFence,
+    token: Vec<u8>,
+}
 
 pub(crate) async fn refresh<S: ChainScheme>(
     svc: &Ceremonies,
@@ -21,6 +28,9 @@ pub(crate) async fn refresh<S: ChainScheme>(
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
     let share = load_share::<S>(svc, wallet, epoch).await?;
+    // Before `accepted`: from here no earlier refresh can commit, so the device drops its
+    // leftover staged share on seeing `accepted`.
+    let fence = svc.wallets().begin_refresh(wallet).await?;
     let protocol = S::protocol(Operation::RefreshFast);
     let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
     let wallet_id = ctx.wallet.clone();
@@ -38,11 +48,12 @@ pub(crate) async fn refresh<S: ChainScheme>(
         .wallets()
         .stage_refresh(wallet, new_epoch, &new_share.to_bytes().map_err(mpc)?)
         .await?;
+    let staged = Staged { fence, token };
     let outcome = prove_and_commit::<S>(
         svc,
         wallet,
         &new_share,
-        &token,
+        &staged,
         refresh_session,
         wallet_id,
         channel,
@@ -52,7 +63,7 @@ pub(crate) async fn refresh<S: ChainScheme>(
         // Only a staged row is removed; after a commit this matches nothing.
         if let Err(e) = svc
             .wallets()
-            .abandon_refresh(&wallet.id, new_epoch, &token)
+            .abandon_refresh(&wallet.id, new_epoch, &staged.token)
             .await
         {
             tracing::warn!(error = %e, "could not drop an abandoned staged share");
@@ -65,7 +76,7 @@ async fn prove_and_commit<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
     new_share: &KeyShare<S>,
-    token: &[u8],
+    staged: &Staged,
     refresh_session: [u8; 32],
     wallet_id: WalletId,
     channel: &mut dyn Channel,
@@ -95,10 +106,12 @@ async fn prove_and_commit<S: ChainScheme>(
     S::verify(new_share.public_key(), message, &signature)
         .map_err(|_| CeremonyError::Aborted("test signature does not verify".into()))?;
     debug_assert_eq!(new_share.role(), Role::Server);
+    failpoint!("server.refresh.before_commit");
     let committed = svc
         .wallets()
-        .commit_refresh(wallet, new_epoch, token)
+        .commit_refresh(wallet, staged.fence, new_epoch, &staged.token)
         .await?;
+    failpoint!("server.refresh.before_reply");
     channel
         .send_control(&ServerMessage::Committed {
             wallet: committed.info(),
