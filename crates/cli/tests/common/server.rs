@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -37,6 +37,8 @@ pub struct Server {
     clock_file: PathBuf,
     _dir: Option<TempDir>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Set once the process has been reaped: its pid may belong to someone else by then.
+    exited: Option<ExitStatus>,
 }
 
 /// Fixed start of the test clock: 2026-01-01T00:00:00Z.
@@ -135,6 +137,54 @@ impl Server {
             clock_file: clock_file.to_owned(),
             _dir: None,
             log,
+            exited: None,
+        }
+    }
+
+    /// Waits up to `timeout` for the process to end on its own (e.g. killed by a failpoint).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while self.exited.is_none() && Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = Some(status);
+            } else {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.exited
+    }
+
+    /// `kill -9`: no shutdown, no cleanup.
+    pub fn kill9(&mut self) -> ExitStatus {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+        self.exited.expect("server process status")
+    }
+
+    /// Starts `tandem serve` again on the same data directory, clock and database, with
+    /// `opts` (stopping this process first with SIGTERM if it is still running). The URL
+    /// changes: the new process listens on a fresh port.
+    pub fn restart(mut self, backend: &Backend, opts: ServerOptions) -> Server {
+        self.stop();
+        let mut next = Server::spawn(backend, &self.data_dir, &self.clock_file, &opts);
+        next._dir = self._dir.take();
+        next
+    }
+
+    /// SIGTERM, then SIGKILL after five seconds.
+    fn stop(&mut self) {
+        if self.exited.is_some() {
+            return;
+        }
+        // SIGTERM first: the server shuts down gracefully (and closes its pool).
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        if self.wait_exit(Duration::from_secs(5)).is_none() {
+            self.kill9();
         }
     }
 
@@ -196,19 +246,6 @@ fn outbox_code(dir: &Path, email: &str) -> Option<String> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SIGTERM first: the server shuts down gracefully (and closes its pool).
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
