@@ -147,7 +147,7 @@ async fn attempt(url: &str, token: &str, wallet_id: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cheating_device_freezes_the_wallet_until_a_fresh_login_completes_a_refresh() {
-    let mut server = Server::start(&Backend::Sqlite);
+    let server = Server::start(&Backend::Sqlite);
     let dir = tempfile::tempdir().unwrap();
     let email = unique_email("freeze");
     let token = login(&server, &email).await;
@@ -199,7 +199,7 @@ async fn a_cheating_device_freezes_the_wallet_until_a_fresh_login_completes_a_re
     assert_eq!(info.status, WalletStatus::Frozen);
 
     // Persisted: still frozen after a restart.
-    server.restart();
+    let server = server.restart(&Backend::Sqlite, common::ServerOptions::default());
     let device = device_at(&server.url, &token, dir.path()).await;
     assert_eq!(attempt(&server.url, &token, &wallet.id).await, first);
     let err = device.refresh(&wallet.id, None).await.unwrap_err();

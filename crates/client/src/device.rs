@@ -14,6 +14,7 @@ use tandem_proto::wallet::{Chain, WalletInfo};
 use crate::api::ApiClient;
 use crate::ceremony::{self, Progress, Socket};
 use crate::error::ClientError;
+use crate::reconcile::{self, Reconciled};
 use crate::store::ShareStore;
 
 /// Sockets idle longer than this are not reused: the server ends idle sockets after
@@ -28,6 +29,9 @@ pub struct Device {
     store: Arc<ShareStore>,
     /// Ceremony sockets kept open between signatures.
     sockets: Arc<Mutex<Vec<Socket>>>,
+    /// When an unconfirmed keygen share may be dropped (`None`: never); see
+    /// [`Device::with_keygen_grace`].
+    keygen_grace: Option<Duration>,
 }
 
 impl Device {
@@ -36,7 +40,32 @@ impl Device {
             api,
             store: Arc::new(store),
             sockets: Arc::default(),
+            keygen_grace: None,
         }
+    }
+
+    /// Lets [`Device::reconcile`] delete a keygen share the server has not confirmed once it
+    /// is older than `grace`. By default such a share is kept (unused, and no wallet shows
+    /// for it), because the server cannot tell "never committed" from "not yours": a store
+    /// shared by several accounts or servers must not drop it. `grace` must exceed the
+    /// server's keygen commit window (10 minutes) unless the caller knows the ceremony is dead.
+    pub fn with_keygen_grace(mut self, grace: Duration) -> Device {
+        self.keygen_grace = Some(grace);
+        self
+    }
+
+    /// Settles every staged share left by an interrupted keygen or refresh against the
+    /// server (call after a restart). Returns what happened per wallet with a staged share.
+    pub async fn reconcile(&self) -> Result<Vec<(String, Reconciled)>, ClientError> {
+        let mut settled = Vec::new();
+        for wallet_id in self.store.wallets()? {
+            let r =
+                reconcile::reconcile(&self.api, &self.store, &wallet_id, self.keygen_grace).await?;
+            if r != Reconciled::Nothing {
+                settled.push((wallet_id, r));
+            }
+        }
+        Ok(settled)
     }
 
     pub fn api(&self) -> &ApiClient {
@@ -72,7 +101,7 @@ impl Device {
     /// The server's view of the wallet, after reconciling any interrupted refresh.
     pub async fn wallet(&self, wallet_id: &str) -> Result<WalletInfo, ClientError> {
         let wallet = self.api.wallet(wallet_id).await?;
-        self.reconcile(&wallet)?;
+        reconcile::settle(&self.store, &wallet)?;
         Ok(wallet)
     }
 
@@ -248,24 +277,10 @@ impl Device {
         Ok(wallet)
     }
 
-    async fn reconcile_if_staged(&self, wallet_id: &str) -> Result<(), ClientError> {
-        if self.store.staged(wallet_id)?.is_some() {
-            let wallet = self.api.wallet(wallet_id).await?;
-            self.reconcile(&wallet)?;
-        }
-        Ok(())
-    }
-
     /// DESIGN.md §5: a staged share whose epoch the server has committed is promoted; one the
-    /// server never committed is dropped. Either way one usable pair remains.
-    fn reconcile(&self, wallet: &WalletInfo) -> Result<(), ClientError> {
-        if let Some((staged, _)) = self.store.staged(&wallet.id)? {
-            if staged == wallet.epoch {
-                self.store.promote(&wallet.id, staged)?;
-            } else if staged > wallet.epoch {
-                self.store.discard_staged(&wallet.id, staged)?;
-            }
-        }
+    /// server can no longer commit is dropped (rules in [`crate::reconcile`]).
+    async fn reconcile_if_staged(&self, wallet_id: &str) -> Result<(), ClientError> {
+        reconcile::reconcile(&self.api, &self.store, wallet_id, self.keygen_grace).await?;
         Ok(())
     }
 }

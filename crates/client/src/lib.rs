@@ -9,7 +9,9 @@ pub mod api;
 pub mod ceremony;
 pub mod device;
 pub mod error;
+pub mod failpoints;
 pub mod profile;
+pub mod reconcile;
 pub mod signer;
 pub mod store;
 

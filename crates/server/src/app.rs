@@ -127,7 +127,17 @@ fn metrics_handle() -> PrometheusHandle {
 /// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.
 pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartError> {
     crate::hardening::harden_process();
+    crate::failpoints::init_from_env();
     let state = AppState::build(&config).await?;
+    // Staged shares are left only by ceremonies that crashed (docs/crash-safety.md).
+    match state.wallets.discard_staged_shares().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "dropped staged shares of interrupted refreshes"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not drop staged shares"),
+    }
     let store = state.store.clone();
     let channel_public = hex::encode(state.channel_key.public());
     let housekeeping = tokio::spawn(housekeeping(state.clone()));

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod failpoints;
 pub mod hardening;
 pub mod notify;
 pub mod sessions;

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -35,10 +35,10 @@ pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
     clock_file: PathBuf,
-    backend: Backend,
-    opts: ServerOptions,
     _dir: Option<TempDir>,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Set once the process has been reaped: its pid may belong to someone else by then.
+    exited: Option<ExitStatus>,
 }
 
 /// Fixed start of the test clock: 2026-01-01T00:00:00Z.
@@ -135,24 +135,47 @@ impl Server {
             url,
             data_dir: data_dir.to_owned(),
             clock_file: clock_file.to_owned(),
-            backend: backend.clone(),
-            opts: opts.clone(),
             _dir: None,
             log,
+            exited: None,
         }
     }
 
-    /// Stops the server gracefully and starts it again on the same data (and database); the
-    /// new instance listens on a new port (`url` is updated).
-    pub fn restart(&mut self) {
-        self.stop();
-        let mut next = Server::spawn(&self.backend, &self.data_dir, &self.clock_file, &self.opts);
-        next._dir = self._dir.take();
-        *self = next;
+    /// Waits up to `timeout` for the process to end on its own (e.g. killed by a failpoint).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while self.exited.is_none() && Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = Some(status);
+            } else {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.exited
     }
 
+    /// `kill -9`: no shutdown, no cleanup.
+    pub fn kill9(&mut self) -> ExitStatus {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+        self.exited.expect("server process status")
+    }
+
+    /// Starts `tandem serve` again on the same data directory, clock and database, with
+    /// `opts` (stopping this process first with SIGTERM if it is still running). The URL
+    /// changes: the new process listens on a fresh port.
+    pub fn restart(mut self, backend: &Backend, opts: ServerOptions) -> Server {
+        self.stop();
+        let mut next = Server::spawn(backend, &self.data_dir, &self.clock_file, &opts);
+        next._dir = self._dir.take();
+        next
+    }
+
+    /// SIGTERM, then SIGKILL after five seconds.
     fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
+        if self.exited.is_some() {
             return;
         }
         // SIGTERM first: the server shuts down gracefully (and closes its pool).
@@ -160,15 +183,9 @@ impl Server {
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if self.wait_exit(Duration::from_secs(5)).is_none() {
+            self.kill9();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 
     /// Sets the injected clock (Unix ms).

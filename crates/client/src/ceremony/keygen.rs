@@ -7,9 +7,12 @@ use super::driver::{Work, compute, drive, nonce_hex, parse_nonce};
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
+use crate::failpoints::failpoint;
 use crate::store::{ShareState, ShareStore};
 
-/// Creates a wallet: runs DKG, stores the device share durably, then lets the server commit.
+/// Creates a wallet: runs DKG, stores the device share durably (staged), lets the server
+/// commit, then promotes the share. After a failure the staged share is settled by
+/// [`Device::reconcile`](crate::Device::reconcile).
 pub async fn keygen<S: ChainScheme>(
     mut socket: Socket,
     store: &ShareStore,
@@ -41,8 +44,14 @@ pub async fn keygen<S: ChainScheme>(
     let (ceremony, first) = compute(|| S::keygen(Role::Device, ctx))?;
     let share = drive(&mut socket, ceremony, first, Work::Heavy).await?;
     report(progress, "storing the device share");
-    store.put(&wallet_id, 0, ShareState::Current, &share.to_bytes()?)?;
+    let bytes = share.to_bytes()?;
+    failpoint!("client.keygen.before_store");
+    // Staged, not current: until the server confirms, this may be a wallet that never comes
+    // to exist. `Device` reconciles a staged keygen share against the server.
+    store.put(&wallet_id, 0, ShareState::Staged, &bytes)?;
+    failpoint!("client.keygen.after_store");
     socket.send_control(&ClientMessage::Stored).await?;
+    failpoint!("client.keygen.after_send_stored");
     let wallet = match socket.control().await? {
         ServerMessage::KeygenDone { wallet } => wallet,
         _ => return Err(ClientError::Protocol("expected `keygen_done`".into())),
@@ -53,5 +62,8 @@ pub async fn keygen<S: ChainScheme>(
             "the server reports a different wallet than the one generated".into(),
         ));
     }
+    failpoint!("client.keygen.before_promote");
+    store.promote(&wallet_id, 0)?;
+    failpoint!("client.keygen.after_promote");
     Ok((wallet, share))
 }

@@ -7,6 +7,7 @@ use super::driver::{Work, compute, drive, nonce_hex, parse_nonce};
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
+use crate::failpoints::failpoint;
 use crate::store::{ShareState, ShareStore};
 
 /// Refresh (fast, or complete with new OT state) with the two-phase commit: the new share is
@@ -44,6 +45,13 @@ pub async fn refresh<S: ChainScheme>(
         } if id == wallet_id && e == epoch => parse_nonce(&server_nonce)?,
         _ => return Err(ClientError::Protocol("expected `accepted`".into())),
     };
+    // The server fenced off every earlier refresh before accepting this one (none of them can
+    // commit any more): a staged share left by one of them is dead and goes.
+    if let Some((staged, _)) = store.staged(wallet_id)?
+        && staged > epoch
+    {
+        store.discard_staged(wallet_id, staged)?;
+    }
     report(progress, "refreshing shares");
     let ctx = SessionContext::derive(
         S::protocol(mode.operation()),
@@ -62,6 +70,7 @@ pub async fn refresh<S: ChainScheme>(
         ShareState::Staged,
         &new_share.to_bytes()?,
     )?;
+    failpoint!("client.refresh.after_stage");
     report(progress, "proving the new shares");
     let test_nonce = Nonce::generate()?;
     socket
@@ -94,6 +103,8 @@ pub async fn refresh<S: ChainScheme>(
             "the server committed another epoch".into(),
         ));
     }
+    failpoint!("client.refresh.before_promote");
     store.promote(wallet_id, new_epoch)?;
+    failpoint!("client.refresh.after_promote");
     Ok((wallet, new_share))
 }

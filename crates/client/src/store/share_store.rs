@@ -5,6 +5,7 @@ use core::fmt;
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
 
@@ -196,6 +197,22 @@ impl ShareStore {
         }
         tracing::debug!(wallet = wallet_id, epoch, "share promoted");
         Ok(())
+    }
+
+    /// How long ago the staged share at `epoch` was written, by the file's modification time
+    /// (zero if the clock has gone backwards since, which errs on the side of keeping it).
+    pub fn staged_age(&self, wallet_id: &str, epoch: u64) -> Result<Duration, StoreError> {
+        let wallet = WalletName::parse(wallet_id)?;
+        let _lock = self.guard()?;
+        let path = self.layout.share(wallet, epoch, ShareState::Staged);
+        let modified = match fs::metadata(&path) {
+            Ok(meta) => meta.modified()?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or(Duration::ZERO))
     }
 
     /// Deletes the staged share at `epoch` (a refresh the server did not commit).

@@ -60,7 +60,7 @@ pub fn wallet_error(w: &WalletError) -> ApiError {
         WalletError::NotFound => ErrorCode::WalletNotFound,
         WalletError::Frozen => ErrorCode::WalletFrozen,
         WalletError::EpochMismatch { .. } => ErrorCode::EpochMismatch,
-        WalletError::Conflict | WalletError::RefreshInProgress => ErrorCode::Conflict,
+        WalletError::Conflict => ErrorCode::Conflict,
         WalletError::MissingShare
         | WalletError::Vault(_)
         | WalletError::Db(_)

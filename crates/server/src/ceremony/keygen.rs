@@ -1,5 +1,11 @@
 //! Keygen: the wallet exists on the server only once the device has confirmed it stored its
 //! share, so a crash on either side never leaves a server half without a device half.
+//!
+//! The device stores its share as staged and promotes it on `keygen_done`; one the server
+//! never confirms it drops after a grace period (docs/crash-safety.md). What makes that safe
+//! is [`COMMIT_WINDOW`]: this side commits only within it, and the device's grace is longer.
+
+use std::time::{Duration, Instant};
 
 use tandem_mpc::{Nonce, Operation, Role};
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
@@ -10,7 +16,13 @@ use super::channel::Channel;
 use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
+use crate::failpoints::failpoint;
 use crate::wallets::WalletRecord;
+
+/// How long after `start` a keygen may still commit. The device SDK waits much longer
+/// (`tandem_client::device::KEYGEN_GRACE`) before dropping a share this side never confirmed,
+/// so it never drops one this side could still commit.
+pub(crate) const COMMIT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 pub(crate) async fn keygen<S: ChainScheme>(
     svc: &Ceremonies,
@@ -18,6 +30,7 @@ pub(crate) async fn keygen<S: ChainScheme>(
     channel: &mut dyn Channel,
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
+    let started = Instant::now();
     let wallet_id = uuid::Uuid::new_v4().simple().to_string();
     let protocol = S::protocol(Operation::Keygen);
     let ctx = accept(channel, protocol, &wallet_id, 0, &device_nonce).await?;
@@ -29,6 +42,12 @@ pub(crate) async fn keygen<S: ChainScheme>(
     }
     let address = S::address(share.public_key()).map_err(CeremonyError::Rejected)?;
     let bytes = share.to_bytes().map_err(mpc)?;
+    if started.elapsed() > COMMIT_WINDOW {
+        return Err(CeremonyError::Aborted(
+            "the device confirmed too late; the wallet was not created".into(),
+        ));
+    }
+    failpoint!("server.keygen.before_insert");
     let record = svc
         .wallets()
         .create(
@@ -40,6 +59,7 @@ pub(crate) async fn keygen<S: ChainScheme>(
             &bytes,
         )
         .await?;
+    failpoint!("server.keygen.before_reply");
     channel
         .send_control(&ServerMessage::KeygenDone {
             wallet: record.info(),

@@ -11,7 +11,16 @@ use super::channel::Channel;
 use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::{Access, WalletRecord};
+use crate::failpoints::failpoint;
+use crate::wallets::{Access, RefreshFence, WalletRecord};
+
+/// What the commit is guarded by: this refresh was the last begun, the staged row is its,
+/// and the wallet is in the state the refresh began from (`access`).
+struct Staged {
+    fence: RefreshFence,
+    token: Vec<u8>,
+    access: Access,
+}
 
 pub(crate) async fn refresh<S: ChainScheme>(
     svc: &Ceremonies,
@@ -22,6 +31,9 @@ pub(crate) async fn refresh<S: ChainScheme>(
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
     let share = load_share::<S>(svc, wallet, epoch, access).await?;
+    // Before `accepted`: from here no earlier refresh can commit, so the device drops its
+    // leftover staged share on seeing `accepted`.
+    let fence = svc.wallets().begin_refresh(wallet, access).await?;
     let protocol = S::protocol(mode.operation());
     let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
     let wallet_id = ctx.wallet.clone();
@@ -40,17 +52,25 @@ pub(crate) async fn refresh<S: ChainScheme>(
         .stage_refresh(wallet, new_epoch, &new_share.to_bytes().map_err(mpc)?)
         .await?;
     let staged = Staged {
-        token: &token,
-        refresh_session,
-        wallet_id,
+        fence,
+        token,
         access,
     };
-    let outcome = prove_and_commit::<S>(svc, wallet, &new_share, staged, channel).await;
+    let outcome = prove_and_commit::<S>(
+        svc,
+        wallet,
+        &new_share,
+        &staged,
+        refresh_session,
+        wallet_id,
+        channel,
+    )
+    .await;
     if outcome.is_err() {
         // Only a staged row is removed; after a commit this matches nothing.
         if let Err(e) = svc
             .wallets()
-            .abandon_refresh(&wallet.id, new_epoch, &token)
+            .abandon_refresh(&wallet.id, new_epoch, &staged.token)
             .await
         {
             tracing::warn!(error = %e, "could not drop an abandoned staged share");
@@ -59,28 +79,15 @@ pub(crate) async fn refresh<S: ChainScheme>(
     outcome
 }
 
-/// What phase two needs from phase one.
-struct Staged<'a> {
-    /// Proves the staged row is this ceremony's (see `Wallets::stage_refresh`).
-    token: &'a [u8],
-    refresh_session: [u8; 32],
-    wallet_id: WalletId,
-    access: Access,
-}
-
 async fn prove_and_commit<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
     new_share: &KeyShare<S>,
-    staged: Staged<'_>,
+    staged: &Staged,
+    refresh_session: [u8; 32],
+    wallet_id: WalletId,
     channel: &mut dyn Channel,
 ) -> Result<WalletRecord, CeremonyError> {
-    let Staged {
-        token,
-        refresh_session,
-        wallet_id,
-        access,
-    } = staged;
     let new_epoch = new_share.epoch();
     let device_nonce = match control(channel, svc.round_timeout()).await? {
         ClientMessage::Staged { device_nonce } => super::service::parse_nonce(&device_nonce)?,
@@ -106,10 +113,18 @@ async fn prove_and_commit<S: ChainScheme>(
     S::verify(new_share.public_key(), message, &signature)
         .map_err(|_| CeremonyError::Aborted("test signature does not verify".into()))?;
     debug_assert_eq!(new_share.role(), Role::Server);
+    failpoint!("server.refresh.before_commit");
     let committed = svc
         .wallets()
-        .commit_refresh(wallet, new_epoch, token, access)
+        .commit_refresh(
+            wallet,
+            staged.fence,
+            new_epoch,
+            &staged.token,
+            staged.access,
+        )
         .await?;
+    failpoint!("server.refresh.before_reply");
     channel
         .send_control(&ServerMessage::Committed {
             wallet: committed.info(),

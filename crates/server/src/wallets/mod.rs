@@ -5,6 +5,10 @@
 mod record;
 mod repo;
 mod shares;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use record::WalletRecord;
-pub use repo::{Access, WalletError, Wallets};
+pub use repo::{Access, RefreshFence, WalletError, Wallets};

@@ -4,6 +4,7 @@ use tandem_proto::wallet::{Chain, WalletStatus};
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
+use crate::failpoints::failpoint;
 use crate::store::Store;
 use crate::vault::{SealedShare, Vault};
 
@@ -20,8 +21,6 @@ pub enum WalletError {
     EpochMismatch { current: u64, requested: u64 },
     #[error("the wallet changed underneath this operation")]
     Conflict,
-    #[error("a refresh of this wallet is already in progress")]
-    RefreshInProgress,
     #[error("stored share unavailable")]
     MissingShare,
     #[error("vault: {0}")]
@@ -32,8 +31,11 @@ pub enum WalletError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// A staged refresh is considered abandoned after this long and may be replaced.
-const STALE_STAGE_MS: i64 = 10 * 60 * 1000;
+/// Proof that a refresh was begun ([`Wallets::begin_refresh`]): the wallet version it set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshFence {
+    version: i64,
+}
 
 const COLUMNS: &str =
     "id, user_id, chain, public_key, address, epoch, status, frozen_at, created_at";
@@ -104,7 +106,9 @@ impl Wallets {
         .execute(&mut *tx)
         .await?;
         insert_share(&mut tx, id, 0, "current", &sealed, now).await?;
+        failpoint!("server.keygen.before_commit");
         tx.commit().await?;
+        failpoint!("server.keygen.after_commit");
         Ok(WalletRecord {
             id: id.to_owned(),
             user_id: user_id.to_owned(),
@@ -153,9 +157,77 @@ impl Wallets {
         shares::open(&self.vault, &wallet.id, epoch, &sealed)
     }
 
+    /// Opens a refresh of `wallet` at its current epoch: bumps the wallet's version and deletes
+    /// every staged share an earlier refresh left behind, in one transaction guarded by the
+    /// epoch. Returns the fence [`Wallets::commit_refresh`] needs.
+    ///
+    /// Only the refresh begun last can commit (the commit is guarded by this version), so once
+    /// the server has accepted a refresh no earlier one can commit any more, whatever state it
+    /// is in: that is what lets the device drop a leftover staged share at `accepted`. The
+    /// guard serialises with the commit (both write the wallet row first): either an earlier
+    /// commit won, and this fails with `EpochMismatch`, or this won and that commit fails.
+    pub async fn begin_refresh(
+        &self,
+        wallet: &WalletRecord,
+        access: Access,
+    ) -> Result<RefreshFence, WalletError> {
+        let mut tx = self.store.begin_write().await?;
+        let guarded = sqlx::query(
+            "UPDATE wallets SET version = version + 1, updated_at = $1 \
+             WHERE id = $2 AND epoch = $3 AND status = $4",
+        )
+        .bind(self.clock.now_ms())
+        .bind(&wallet.id)
+        .bind(to_i64(wallet.epoch)?)
+        .bind(access.required_status())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if guarded != 1 {
+            drop(tx);
+            if access == Access::Unfreeze {
+                return Err(WalletError::Conflict);
+            }
+            return Err(self.why_not_at(wallet).await);
+        }
+        let version: i64 = sqlx::query("SELECT version FROM wallets WHERE id = $1")
+            .bind(&wallet.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("version")?;
+        let fenced =
+            sqlx::query("DELETE FROM server_shares WHERE wallet_id = $1 AND state = 'staged'")
+                .bind(&wallet.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        if fenced > 0 {
+            tracing::info!(wallet = %wallet.id, fenced, "dropped staged shares of an earlier refresh");
+        }
+        Ok(RefreshFence { version })
+    }
+
+    /// Why `wallet` is no longer active at the epoch the caller read.
+    async fn why_not_at(&self, wallet: &WalletRecord) -> WalletError {
+        match self.get(&wallet.user_id, &wallet.id).await {
+            Ok(now) if now.status != WalletStatus::Active => WalletError::Frozen,
+            Ok(now) => WalletError::EpochMismatch {
+                current: now.epoch,
+                requested: wallet.epoch,
+            },
+            Err(e) => e,
+        }
+    }
+
     /// Phase one of a refresh: persists the new server share as `staged` at `new_epoch`.
     /// Returns the token that [`Wallets::commit_refresh`] needs, which proves the staged row
     /// is this ceremony's and not a concurrent one's.
+    ///
+    /// A staged row already there belongs to a ceremony that is dead or about to lose: it is
+    /// replaced, so a crashed ceremony never blocks the next one. If that other ceremony is in
+    /// fact still running, its commit finds its token gone and fails; the current pair is
+    /// untouched either way.
     pub async fn stage_refresh(
         &self,
         wallet: &WalletRecord,
@@ -165,43 +237,37 @@ impl Wallets {
         let now = self.clock.now_ms();
         let sealed = shares::seal(&self.vault, &wallet.id, new_epoch, share)?;
         let mut tx = self.store.begin_write().await?;
-        let existing = sqlx::query(
-            "SELECT state, created_at FROM server_shares WHERE wallet_id = $1 AND epoch = $2",
+        sqlx::query(
+            "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged'",
         )
         .bind(&wallet.id)
         .bind(to_i64(new_epoch)?)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-        if let Some(row) = existing {
-            let state: String = row.try_get("state")?;
-            let created: i64 = row.try_get("created_at")?;
-            if state != "staged" {
-                return Err(WalletError::Conflict);
-            }
-            if now - created < STALE_STAGE_MS {
-                return Err(WalletError::RefreshInProgress);
-            }
-            // An abandoned stage from a crashed ceremony: its device half may exist, but the
-            // server never committed it, so the current pair is still the usable one.
-            sqlx::query(
-                "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged'",
-            )
-            .bind(&wallet.id)
-            .bind(to_i64(new_epoch)?)
-            .execute(&mut *tx)
-            .await?;
+        let committed =
+            sqlx::query("SELECT state FROM server_shares WHERE wallet_id = $1 AND epoch = $2")
+                .bind(&wallet.id)
+                .bind(to_i64(new_epoch)?)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if committed.is_some() {
+            // Another ceremony already committed this epoch.
+            return Err(WalletError::Conflict);
         }
         insert_share(&mut tx, &wallet.id, new_epoch, "staged", &sealed, now).await?;
         tx.commit().await?;
+        failpoint!("server.refresh.after_stage");
         Ok(sealed.wrapped_dek)
     }
 
     /// Phase two: after the joint test signature, makes `new_epoch` current and destroys the
-    /// old server share, all in one transaction guarded by the old epoch. With
-    /// `Access::Unfreeze` the wallet must be frozen and becomes active again.
+    /// old server share, all in one transaction guarded by the old epoch, by `fence` (no
+    /// refresh began after this one) and by the stage token (the staged row is this one's).
+    /// With `Access::Unfreeze` the wallet must be frozen and becomes active again.
     pub async fn commit_refresh(
         &self,
         wallet: &WalletRecord,
+        fence: RefreshFence,
         new_epoch: u64,
         stage_token: &[u8],
         access: Access,
@@ -209,20 +275,18 @@ impl Wallets {
         let now = self.clock.now_ms();
         let old = to_i64(wallet.epoch)?;
         let new = to_i64(new_epoch)?;
-        let required = match access {
-            Access::Active => "active",
-            Access::Unfreeze => "frozen",
-        };
+        let required = access.required_status();
         let mut tx = self.store.begin_write().await?;
         let moved = sqlx::query(
             "UPDATE wallets SET epoch = $1, status = 'active', frozen_at = NULL, \
              version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND epoch = $4 AND status = $5",
+             WHERE id = $3 AND epoch = $4 AND version = $5 AND status = $6",
         )
         .bind(new)
         .bind(now)
         .bind(&wallet.id)
         .bind(old)
+        .bind(fence.version)
         .bind(required)
         .execute(&mut *tx)
         .await?
@@ -237,6 +301,7 @@ impl Wallets {
             .bind(new)
             .execute(&mut *tx)
             .await?;
+        failpoint!("server.refresh.after_delete_old");
         let promoted = sqlx::query(
             "UPDATE server_shares SET state = 'current' \
              WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND wrapped_dek = $3",
@@ -251,6 +316,7 @@ impl Wallets {
             return Err(WalletError::Conflict);
         }
         tx.commit().await?;
+        failpoint!("server.refresh.after_commit");
         let mut updated = wallet.clone();
         updated.epoch = new_epoch;
         updated.status = WalletStatus::Active;
@@ -290,8 +356,21 @@ impl Wallets {
         }
     }
 
+    /// Deletes every staged share. Run at start, before serving: a staged row means something
+    /// only to the live ceremony that wrote it, and a process that is starting has none, so
+    /// these were left by a crash. (A ceremony still live on another instance loses its row
+    /// too; its guarded commit then fails cleanly and the device keeps its current share.)
+    pub async fn discard_staged_shares(&self) -> Result<u64, WalletError> {
+        let deleted = sqlx::query("DELETE FROM server_shares WHERE state = 'staged'")
+            .execute(self.store.pool())
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+
     /// Detected cheating: nothing signs with this wallet until a complete refresh by a
-    /// session opened after this moment.
+    /// session opened after this moment. Bumping the version also fences off any refresh in
+    /// flight.
     pub async fn freeze(&self, wallet_id: &str) -> Result<(), WalletError> {
         sqlx::query(
             "UPDATE wallets SET status = 'frozen', frozen_at = $1, version = version + 1, \
@@ -336,6 +415,15 @@ pub enum Access {
     Active,
     /// The complete refresh that unfreezes a frozen wallet.
     Unfreeze,
+}
+
+impl Access {
+    fn required_status(self) -> &'static str {
+        match self {
+            Access::Active => "active",
+            Access::Unfreeze => "frozen",
+        }
+    }
 }
 
 fn to_i64(epoch: u64) -> Result<i64, WalletError> {

@@ -1,0 +1,78 @@
+//! Test support: what the database holds, read straight from the tables, so a test can check
+//! the key-lifecycle invariants without going through the service it is testing. Compiled only
+//! for tests or with the `testing` feature.
+
+use sqlx::Row;
+
+use crate::store::Store;
+
+use super::repo::WalletError;
+
+/// One `server_shares` row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShareRow {
+    pub epoch: u64,
+    /// `current` or `staged`.
+    pub state: String,
+    /// The sealed share as stored, to look for after it should be gone.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for ShareRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareRow")
+            .field("epoch", &self.epoch)
+            .field("state", &self.state)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+/// Every server share row of `wallet_id`, by epoch.
+pub async fn share_rows(store: &Store, wallet_id: &str) -> Result<Vec<ShareRow>, WalletError> {
+    let rows = sqlx::query(
+        "SELECT epoch, state, ciphertext FROM server_shares WHERE wallet_id = $1 ORDER BY epoch",
+    )
+    .bind(wallet_id)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let epoch: i64 = r.try_get("epoch")?;
+            Ok(ShareRow {
+                epoch: u64::try_from(epoch).map_err(|_| WalletError::Conflict)?,
+                state: r.try_get("state")?,
+                ciphertext: r.try_get("ciphertext")?,
+            })
+        })
+        .collect()
+}
+
+/// Ids of the wallets of `user_id` (by email) that exist in the database, whatever their state.
+pub async fn wallet_ids_of(store: &Store, email: &str) -> Result<Vec<String>, WalletError> {
+    let rows = sqlx::query(
+        "SELECT w.id FROM wallets w JOIN users u ON u.id = w.user_id WHERE u.email = $1 ORDER BY w.id",
+    )
+    .bind(email)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Wallets whose current epoch has no current share row: a wallet that cannot sign. The
+/// lifecycle must never produce one.
+pub async fn wallets_without_current_share(store: &Store) -> Result<Vec<String>, WalletError> {
+    let rows = sqlx::query(
+        "SELECT w.id FROM wallets w WHERE NOT EXISTS (SELECT 1 FROM server_shares s \
+         WHERE s.wallet_id = w.id AND s.epoch = w.epoch AND s.state = 'current') ORDER BY w.id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?)
+}
