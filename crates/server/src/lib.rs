@@ -10,10 +10,12 @@ pub mod clock;
 pub mod config;
 pub mod hardening;
 pub mod notify;
+pub mod production;
 pub mod sessions;
 pub mod store;
 pub mod tls;
 pub mod vault;
+pub mod vault_ops;
 
 pub mod app;
 pub mod ceremony;

@@ -4,7 +4,9 @@
 
 mod record;
 mod repo;
+mod rewrap;
 mod shares;
 
 pub use record::WalletRecord;
 pub use repo::{WalletError, Wallets};
+pub use rewrap::{KekUsage, RewrapFailure, RewrapProgress, RewrapReport};
