@@ -52,7 +52,7 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
         }
         VaultCommand::Rotate { server, retire_old } => {
             let (config, store, clock) = open(server).await?;
-            let mut progress = progress_printer(json);
+            let mut progress = progress_printer();
             let report =
                 vault_ops::rotate(&config, store.clone(), clock, retire_old, &mut progress).await;
             store.close().await;
@@ -67,7 +67,7 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
             let to = match to {
                 ProviderArg::Pkcs11 => VaultProviderKind::Pkcs11,
             };
-            let mut progress = progress_printer(json);
+            let mut progress = progress_printer();
             let report =
                 vault_ops::migrate(&config, store.clone(), clock, to, retire_old, &mut progress)
                     .await;
@@ -124,11 +124,12 @@ async fn open(
     Ok((config, store, clock))
 }
 
-/// Progress lines on stderr (plain lines, so they also read well in a log file).
-fn progress_printer(json: bool) -> impl FnMut(RewrapProgress) + Send {
+/// Progress lines on stderr, with `--json` too (stdout stays pure JSON): plain lines, so they
+/// also read well in a log file.
+fn progress_printer() -> impl FnMut(RewrapProgress) + Send {
     let mut last = None;
     move |p: RewrapProgress| {
-        if json || last == Some(p.done) {
+        if p.total == 0 || last == Some(p.done) {
             return;
         }
         last = Some(p.done);

@@ -6,6 +6,8 @@ pub mod http;
 pub mod mitm;
 pub mod raw;
 pub mod server;
+pub mod softhsm;
+pub mod vault;
 pub mod verify;
 
 pub use cli::Cli;
