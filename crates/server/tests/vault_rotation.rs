@@ -209,6 +209,23 @@ async fn rotation_rewraps_everything_and_refreshes_survive(db: &TestDb) {
     assert_eq!(kept.kept.len(), 1);
     assert_eq!(kept.kept[0].kek_id, third.kek_id());
     open_all(&again.wallets, &ids, "u1", "w-a").await;
+
+    // A re-wrap towards a KEK that is no longer active (another rotation switched meanwhile)
+    // writes nothing and says which KEK superseded it.
+    let (fifth, _) = LocalKeyProvider::create_rotated(dir.path(), "server-kek").unwrap();
+    let stale = again
+        .wallets
+        .rewrap_all(fifth.kek_id(), &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stale.superseded_by.as_deref(), Some(fourth.kek_id()));
+    assert_eq!(stale.rewrapped, 0);
+    assert!(
+        rows(db)
+            .await
+            .values()
+            .all(|(kek, _)| kek == third.kek_id())
+    );
 }
 
 #[tokio::test]

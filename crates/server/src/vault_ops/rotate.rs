@@ -209,13 +209,17 @@ async fn finish(
     } else {
         None
     };
-    let note = (outcome.remaining > 0).then(|| {
-        format!(
-            "{} shares are still under an older KEK; fix the failures listed and run the \
-             command again to finish",
-            outcome.remaining
-        )
-    });
+    let note = match (&outcome.superseded_by, outcome.remaining) {
+        (Some(active), _) => Some(format!(
+            "the active KEK changed to `{active}` while this ran (another rotation?): run \
+             `tandem vault rotate` again to finish"
+        )),
+        (None, 0) => None,
+        (None, n) => Some(format!(
+            "{n} shares are still under an older KEK; fix the failures listed and run the \
+             command again to finish"
+        )),
+    };
     Ok(RotateReport {
         from: target.from,
         to: target.id,

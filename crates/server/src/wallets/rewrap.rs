@@ -5,6 +5,9 @@
 //! - Each share is re-wrapped by one single-row compare-and-swap (`kek_id` and `wrapped_dek`
 //!   as read), in its own short transaction. A share a refresh deleted or replaced meanwhile
 //!   is simply not matched; nothing is written over a newer value.
+//! - A share is written only under the KEK that is active at that moment (checked in the same
+//!   statement), so a concurrent second rotation (which may retire the first one's target
+//!   once no share names it) can never be handed a share under a key it is destroying.
 //! - Only `kek_id` and `wrapped_dek` change. The ciphertext, state and refresh stage token
 //!   stay, so a refresh staged before the re-wrap commits normally after it.
 //! - The switch waits for in-flight share writes and fences later ones (see
@@ -57,6 +60,9 @@ pub struct RewrapReport {
     pub failed: Vec<RewrapFailure>,
     /// Shares still under another KEK when the run ended (0 when it finished the job).
     pub remaining: u64,
+    /// Set if another rotation made a different KEK active while this one ran (this run
+    /// then stops; running it again finishes under the new active KEK).
+    pub superseded_by: Option<String>,
 }
 
 /// How many stored shares each KEK wraps.
@@ -148,6 +154,13 @@ impl Wallets {
         let mut report = RewrapReport::default();
         progress(RewrapProgress { done: 0, total });
         for _ in 0..MAX_PASSES {
+            let active = registry::active(self.store().pool())
+                .await?
+                .map(|r| r.kek_id);
+            if active.as_deref() != Some(target) {
+                report.superseded_by = active;
+                break;
+            }
             let raced_before = report.raced;
             self.rewrap_pass(target, total, &mut report, progress)
                 .await?;
@@ -254,7 +267,8 @@ impl Wallets {
         };
         let changed = sqlx::query(
             "UPDATE server_shares SET kek_id = $1, wrapped_dek = $2 \
-             WHERE wallet_id = $3 AND epoch = $4 AND kek_id = $5 AND wrapped_dek = $6",
+             WHERE wallet_id = $3 AND epoch = $4 AND kek_id = $5 AND wrapped_dek = $6 \
+             AND EXISTS (SELECT 1 FROM vault_keks WHERE kek_id = $1 AND state = 'active')",
         )
         .bind(target)
         .bind(&wrapped)
