@@ -41,6 +41,10 @@ pub enum Command {
     Session(SessionCommand),
     /// Load-test a running server: simulated devices log in, create wallets and sign.
     Bench(BenchArgs),
+    /// Manage the server's key-encryption keys (run where the server runs, with its
+    /// configuration; servers may keep running).
+    #[command(subcommand)]
+    Vault(VaultCommand),
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +73,68 @@ pub struct ServeArgs {
     /// certificate is written to `<data-dir>/dev-tls-cert.pem` for clients' `--ca-file`.
     #[arg(long)]
     pub dev_tls: bool,
+    /// A reverse proxy in front terminates TLS (sets `tls_terminated_by_proxy`; production
+    /// mode then accepts plain HTTP here).
+    #[arg(long)]
+    pub behind_tls_proxy: bool,
+}
+
+/// Where a `tandem vault` command finds the server's configuration (as `tandem serve`).
+#[derive(Args, Debug)]
+pub struct ServerConfigArgs {
+    /// TOML configuration file (also `TANDEM_CONFIG`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (also `TANDEM_DATA_DIR`; default ./tandem-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ProviderArg {
+    Pkcs11,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultCommand {
+    /// Create or find the configured provider's KEK (in the token: non-extractable,
+    /// sensitive AES-256; locally: the key file) and register it. Idempotent.
+    Init {
+        #[command(flatten)]
+        server: ServerConfigArgs,
+    },
+    /// Rotate to a new KEK and re-wrap every stored data key under it (resumable: run again
+    /// after an interruption to finish).
+    Rotate {
+        #[command(flatten)]
+        server: ServerConfigArgs,
+        /// Afterwards, destroy old KEKs no stored share names (see `tandem vault retire`).
+        #[arg(long)]
+        retire_old: bool,
+    },
+    /// Move every stored data key from the local key file to the PKCS#11 token's KEK
+    /// (resumable); then set `vault.provider = "pkcs11"`.
+    Migrate {
+        #[command(flatten)]
+        server: ServerConfigArgs,
+        /// The provider to move to.
+        #[arg(long, value_enum)]
+        to: ProviderArg,
+        /// Afterwards, destroy the old KEK (deletes the local key file) once no share names it.
+        #[arg(long)]
+        retire_old: bool,
+    },
+    /// Destroy old KEKs that no stored share names any more. Database backups taken before
+    /// the rotation cannot be restored afterwards.
+    Retire {
+        #[command(flatten)]
+        server: ServerConfigArgs,
+    },
+    /// Show the KEKs and how many stored shares each wraps.
+    Status {
+        #[command(flatten)]
+        server: ServerConfigArgs,
+    },
 }
 
 #[derive(Args, Debug)]

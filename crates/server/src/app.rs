@@ -9,12 +9,13 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use crate::auth::EmailOtp;
 use crate::ceremony::{Ceremonies, CeremonyConfig};
 use crate::clock::{self, SharedClock};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::notify::mailer_from_config;
 use crate::sessions::{SessionConfig, Sessions};
 use crate::store::Store;
 use crate::tls::TlsSetup;
-use crate::vault::{LocalKeyProvider, Vault, secret_key_file};
+use crate::vault::secret_key_file;
+use crate::vault_ops::{Purpose, VaultOpsError};
 use crate::wallets::Wallets;
 use tandem_proto::channel::StaticKeypair;
 
@@ -44,10 +45,15 @@ pub struct AppState {
 pub enum StartError {
     #[error("configuration: {0}")]
     Config(String),
+    /// `mode = "production"` and the configuration is not fit for it: every problem.
+    #[error("refusing to start in production mode:\n  - {}", .0.join("\n  - "))]
+    Production(Vec<String>),
     #[error("database: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("key provider: {0}")]
     Vault(#[from] crate::vault::VaultError),
+    #[error("vault: {0}")]
+    VaultSetup(#[from] VaultOpsError),
     #[error("mail: {0}")]
     Mail(#[from] crate::notify::MailError),
     #[error("cannot listen on {addr}: {source}")]
@@ -69,8 +75,8 @@ impl AppState {
             StartError::Config(format!("data dir {}: {e}", config.data_dir.display()))
         })?;
         let store = Store::connect(&config.database_url()).await?;
-        let provider = LocalKeyProvider::open_or_create(&config.key_file())?;
-        let vault = Vault::new(Arc::new(provider));
+        let vault =
+            crate::vault_ops::prepare(config, store.clone(), clock.clone(), Purpose::Serve).await?;
         let mailer = mailer_from_config(config, clock.clone())?;
         let otp = EmailOtp::new(store.clone(), clock.clone(), mailer, config.otp.clone());
         let sessions = Sessions::new(
@@ -78,7 +84,7 @@ impl AppState {
             clock.clone(),
             SessionConfig::from_settings(&config.sessions),
         );
-        let wallets = Wallets::new(store.clone(), vault, clock.clone());
+        let wallets = vault.wallets;
         // Next to the KEK file: instances of one deployment share both.
         let channel_secret =
             secret_key_file(&config.key_file().with_file_name("server-channel.key"))?;
@@ -126,6 +132,15 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.
 pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartError> {
+    crate::production::check(&config, tls.as_ref()).map_err(StartError::Production)?;
+    if config.mode == Mode::Development {
+        // On stderr directly as well as in the log: it must be seen whatever the log filter.
+        eprintln!(
+            "{}",
+            crate::production::development_banner(&config, tls.as_ref())
+        );
+        tracing::warn!("running in development mode (mode = \"development\")");
+    }
     crate::hardening::harden_process();
     crate::failpoints::init_from_env();
     let state = AppState::build(&config).await?;

@@ -7,7 +7,16 @@
 //! are simply `TANDEM_LISTEN`, `TANDEM_DATA_DIR`, `TANDEM_DATABASE_URL`, `TANDEM_CLOCK`.
 //! `TANDEM_CONFIG` names the TOML file when none is given explicitly.
 //! `TANDEM_MAIL__SMTP__PASSWORD` is taken verbatim (not parsed as a TOML-like value), so any
-//! password works; keep secrets in the environment rather than in the file.
+//! password works; keep secrets in the environment rather than in the file. The PKCS#11 user
+//! PIN is accepted only from the environment (`TANDEM_VAULT_PKCS11_PIN`, see [`vault`]).
+
+mod mode;
+mod vault;
+
+pub use mode::Mode;
+pub use vault::{
+    DEFAULT_KEY_LABEL, PKCS11_PIN_ENV, Pkcs11Settings, VaultConfig, VaultProviderKind,
+};
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -70,7 +79,7 @@ impl ConfigError {
         if key.is_empty() {
             return Self::Source(format!("{}{origin}", err.kind));
         }
-        let message = if key.contains("password") {
+        let message = if key.contains("password") || key.ends_with("pin") {
             // Never echo a (possibly) secret value back.
             format!("invalid value{origin}")
         } else {
@@ -84,6 +93,11 @@ impl ConfigError {
 #[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
+    /// `development` (default) or `production` (refuses unsafe settings at start).
+    pub mode: Mode,
+    /// A reverse proxy in front terminates TLS, so plain HTTP here is intended (production
+    /// mode otherwise requires `--tls-cert`/`--tls-key`).
+    pub tls_terminated_by_proxy: bool,
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
     /// Directory for the SQLite database, the local key file and the development outbox.
@@ -109,6 +123,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            mode: Mode::Development,
+            tls_terminated_by_proxy: false,
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             data_dir: PathBuf::from("./tandem-data"),
             database_url: None,
@@ -125,6 +141,8 @@ impl Default for Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
+            .field("mode", &self.mode)
+            .field("tls_terminated_by_proxy", &self.tls_terminated_by_proxy)
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field(
@@ -276,25 +294,6 @@ impl fmt::Debug for SmtpConfig {
     }
 }
 
-/// Which KEK provider protects server shares.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum VaultProviderKind {
-    /// A 32-byte key file (created on first start, mode 0600).
-    #[default]
-    Local,
-}
-
-/// `[vault]`.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
-pub struct VaultConfig {
-    /// The KEK provider.
-    pub provider: VaultProviderKind,
-    /// Key file of the `local` provider; `None` means `<data_dir>/server-kek.key`.
-    pub key_file: Option<PathBuf>,
-}
-
 /// `[limits]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default)]
@@ -342,7 +341,9 @@ impl Config {
         }
         figment = figment.merge(
             Env::prefixed("TANDEM_")
-                .filter(|k| k != "mail__smtp__password" && k != "config")
+                // Secrets read verbatim below; the PIN's variable has no `__` on purpose, so
+                // that it can never be mistaken for a nested key of the file.
+                .filter(|k| k != "mail__smtp__password" && k != "config" && k != "vault_pkcs11_pin")
                 .split("__"),
         );
         let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
@@ -352,6 +353,7 @@ impl Config {
                 .map_err(|_| ConfigError::invalid("mail.smtp.password", "not valid UTF-8"))?;
             config.mail.smtp.password = (!raw.is_empty()).then(|| SecretString::from(raw));
         }
+        config.vault.pkcs11.read_pin_from_env()?;
         if config
             .database_url
             .as_deref()
@@ -433,6 +435,8 @@ impl Config {
                 "is required when mail.smtp.password is set",
             ));
         }
+
+        self.vault.validate()?;
 
         let l = &self.limits;
         check_range("limits.max_body_bytes", l.max_body_bytes as u64, 1, 1 << 30)?;

@@ -11,10 +11,12 @@ pub mod config;
 pub mod failpoints;
 pub mod hardening;
 pub mod notify;
+pub mod production;
 pub mod sessions;
 pub mod store;
 pub mod tls;
 pub mod vault;
+pub mod vault_ops;
 
 pub mod app;
 pub mod ceremony;

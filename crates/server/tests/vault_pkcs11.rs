@@ -131,13 +131,19 @@ fn run_cases(module: &Path, token_label: &str) {
     // open before init: no key yet.
     assert!(matches!(
         Pkcs11KeyProvider::open(config(module, token_label)),
-        Err(VaultError::Provider(_))
+        Err(VaultError::UnknownKek(_))
     ));
     // A wrong PIN does not open.
     let mut bad = config(module, token_label);
     bad.pin = SecretString::from("wrong-pin");
     // (Logged-in state is per token, so test the wrong PIN before anyone logs in.)
-    assert!(Pkcs11KeyProvider::init(bad).is_err());
+    match Pkcs11KeyProvider::init(bad) {
+        Err(VaultError::Provider(msg)) => {
+            assert!(msg.contains("PIN was refused"), "{msg}");
+            assert!(!msg.contains("wrong-pin"), "the error shows the PIN: {msg}");
+        }
+        other => panic!("a wrong PIN opened the token: {other:?}"),
+    }
 
     // init creates the key.
     let first = Pkcs11KeyProvider::init(config(module, token_label)).unwrap();

@@ -1,8 +1,10 @@
 mod bench;
 mod login;
 mod serve;
+mod server_config;
 mod session;
 mod sign;
+mod vault;
 mod wallet;
 
 use tandem_client::ClientError;
@@ -20,5 +22,6 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
         Command::Sign(cmd) => sign::run(&ctx, json, cmd).await,
         Command::Session(cmd) => session::run(&ctx, json, cmd).await,
         Command::Bench(args) => bench::run(&ctx, json, args).await,
+        Command::Vault(cmd) => vault::run(json, cmd).await,
     }
 }

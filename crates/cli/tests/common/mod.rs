@@ -8,6 +8,8 @@ pub mod mitm;
 pub mod raw;
 pub mod server;
 pub mod smtp_peer;
+pub mod softhsm;
+pub mod vault;
 pub mod verify;
 
 pub use cli::Cli;

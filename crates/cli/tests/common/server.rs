@@ -50,13 +50,81 @@ impl Server {
     }
 
     pub fn start_with(backend: &Backend, opts: ServerOptions) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Server::start_in(backend, tempfile::tempdir().expect("temp dir"), opts)
+    }
+
+    /// Starts with the data directory `<dir>/data` (which the test may have prepared, e.g.
+    /// with `tandem vault init`).
+    pub fn start_in(backend: &Backend, dir: TempDir, opts: ServerOptions) -> Server {
         let data_dir = dir.path().join("data");
         let clock_file = dir.path().join("clock");
         std::fs::write(&clock_file, T0.to_string()).expect("clock file");
         let mut server = Server::spawn(backend, &data_dir, &clock_file, &opts);
         server._dir = Some(dir);
         server
+    }
+
+    /// Stops this server (gracefully) and starts it again on the same address, data
+    /// directory and clock with other options (so devices logged in to it keep working).
+    pub fn restart_with(mut self, backend: &Backend, opts: ServerOptions) -> Server {
+        let dir = self._dir.take();
+        let (data_dir, clock_file) = (self.data_dir.clone(), self.clock_file.clone());
+        let listen = self
+            .url
+            .split_once("://")
+            .map(|(_, addr)| addr.to_owned())
+            .expect("server url");
+        drop(self);
+        let mut server = Server::spawn_on(backend, &listen, &data_dir, &clock_file, &opts);
+        server._dir = dir;
+        server
+    }
+
+    /// Runs `tandem serve` on `data_dir` expecting it to refuse to start; returns its stderr.
+    pub fn refused(backend: &Backend, data_dir: &Path, opts: &ServerOptions) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.arg("serve")
+            .args(&opts.args)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("TANDEM_LOG", "info,tower_http=warn,sqlx=warn")
+            .env_remove("TANDEM_CONFIG")
+            .env_remove("TANDEM_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Backend::Postgres(url) = backend {
+            cmd.env("TANDEM_DATABASE_URL", url);
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn tandem serve");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                let out = child.wait_with_output().expect("output");
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert!(!status.success(), "serve exited successfully: {stderr}");
+                assert!(
+                    !stdout.contains("tandem listening on"),
+                    "serve started although it should have refused: {stderr}"
+                );
+                return stderr;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "serve did not refuse to start: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// A second instance sharing a database (and the key file, as instances of one
@@ -83,11 +151,21 @@ impl Server {
         clock_file: &Path,
         opts: &ServerOptions,
     ) -> Server {
+        Server::spawn_on(backend, "127.0.0.1:0", data_dir, clock_file, opts)
+    }
+
+    fn spawn_on(
+        backend: &Backend,
+        listen: &str,
+        data_dir: &Path,
+        clock_file: &Path,
+        opts: &ServerOptions,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
         cmd.arg("serve")
             .args(&opts.args)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--data-dir")
             .arg(data_dir)
             .env("TANDEM_CLOCK", format!("file:{}", clock_file.display()))

@@ -21,8 +21,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     ),
     (
         2,
+        "vault keks",
+        include_str!("../../migrations/sqlite/0002_vault_keks.sql"),
+    ),
+    (
+        3,
         "frozen_at",
-        include_str!("../../migrations/sqlite/0002_frozen_at.sql"),
+        include_str!("../../migrations/sqlite/0003_frozen_at.sql"),
     ),
 ];
 
@@ -34,8 +39,13 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
     (
         2,
+        "vault keks",
+        include_str!("../../migrations/postgres/0002_vault_keks.sql"),
+    ),
+    (
+        3,
         "frozen_at",
-        include_str!("../../migrations/postgres/0002_frozen_at.sql"),
+        include_str!("../../migrations/postgres/0003_frozen_at.sql"),
     ),
 ];
 

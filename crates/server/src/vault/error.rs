@@ -34,6 +34,12 @@ pub enum VaultError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A share names a KEK this server has no way to load (no such key file or token key, or
+    /// no configuration for its provider). The identifier is not secret.
+    #[error(
+        "no key for KEK `{0}` is available to this server (check [vault]: the key file or the PKCS#11 token must hold it)"
+    )]
+    UnknownKek(String),
     /// A KEK provider failed for another reason (e.g. the HSM is unavailable).
     #[error("key provider failure: {0}")]
     Provider(String),

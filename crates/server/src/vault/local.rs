@@ -34,12 +34,46 @@ impl LocalKeyProvider {
         Ok(Self::from_key(secret_key_file(path)?))
     }
 
+    /// Reads an existing key file; never creates one (a missing file is
+    /// [`VaultError::KeyFileIo`] with `NotFound`).
+    pub fn open_existing(path: &Path) -> Result<Self, VaultError> {
+        let file = File::open(path).map_err(|e| io_err(path, e))?;
+        Ok(Self::from_key(KeyFile::read(path, file)?))
+    }
+
+    /// Creates a new key file for a rotation: 32 fresh random bytes, mode 0600, named
+    /// `<stem>-<id>.key` in `dir` after its own identifier, so that any server can find the
+    /// file from the `kek_id` stored next to a share. Returns the provider and the path.
+    pub fn create_rotated(dir: &Path, stem: &str) -> Result<(Self, PathBuf), VaultError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(key.as_mut_slice()).map_err(|_| VaultError::Random)?;
+        let provider = Self::from_key(key);
+        let path = dir.join(rotated_file_name(stem, &provider.kek_id));
+        if !KeyFile::create_with(&path, &provider.key)? {
+            // 32 random bits of name collided with an existing file: astronomically unlikely,
+            // and refusing is safe (the caller can simply run the rotation again).
+            return Err(VaultError::KeyFileInvalid { path });
+        }
+        Ok((provider, path))
+    }
+
     /// A provider over a key held in memory (tests, tools).
     pub fn from_key(key: Zeroizing<[u8; 32]>) -> Self {
-        let digest = Sha256::digest(key.as_slice());
-        let kek_id = format!("local:{}", &hex::encode(digest)[..8]);
+        let kek_id = kek_id_for(&key);
         Self { key, kek_id }
     }
+}
+
+/// `local:` and the first 8 hex digits of SHA-256(key): identifies a key without revealing it.
+pub fn kek_id_for(key: &[u8; 32]) -> String {
+    let digest = Sha256::digest(key.as_slice());
+    format!("local:{}", &hex::encode(digest)[..8])
+}
+
+/// The file name of a rotated local key: `<stem>-<8 hex digits of its id>.key`.
+pub fn rotated_file_name(stem: &str, kek_id: &str) -> String {
+    let digits = kek_id.strip_prefix("local:").unwrap_or(kek_id);
+    format!("{stem}-{digits}.key")
 }
 
 /// Reads a 32-byte secret key file, or creates it (directory mode 0700, file mode 0600, 32
@@ -51,14 +85,14 @@ pub fn secret_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(source) => return Err(io_err(path, source)),
     }
-    match KeyFile::create(path)? {
-        Some(key) => Ok(key),
-        // Another process created it first: use theirs.
-        None => {
-            let file = File::open(path).map_err(|e| io_err(path, e))?;
-            KeyFile::read(path, file)
-        }
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut_slice()).map_err(|_| VaultError::Random)?;
+    if KeyFile::create_with(path, &key)? {
+        return Ok(key);
     }
+    // Another process created it first: use theirs.
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
+    KeyFile::read(path, file)
 }
 
 struct KeyFile;
@@ -96,10 +130,10 @@ impl KeyFile {
         Ok(key)
     }
 
-    /// Creates the key file atomically: a fresh key goes to a private temporary file, which is
+    /// Creates the key file atomically: the key goes to a private temporary file, which is
     /// then hard-linked into place (fails if the name exists, so two starting instances cannot
-    /// both install a key). Returns `None` if another process won.
-    fn create(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, VaultError> {
+    /// both install a key). Returns `false` if the name was taken (another process won).
+    fn create_with(path: &Path, key: &[u8; 32]) -> Result<bool, VaultError> {
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -110,8 +144,6 @@ impl KeyFile {
             .create(&dir)
             .map_err(|e| io_err(&dir, e))?;
 
-        let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(key.as_mut_slice()).map_err(|_| VaultError::Random)?;
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).map_err(|_| VaultError::Random)?;
         let file_name = path
@@ -126,7 +158,7 @@ impl KeyFile {
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            file.write_all(key.as_slice())?;
+            file.write_all(key)?;
             file.sync_all()
         })();
         if let Err(e) = written {
@@ -141,9 +173,9 @@ impl KeyFile {
                     let _ = d.sync_all();
                 }
                 tracing::info!(path = %path.display(), "created a new secret key file");
-                Ok(Some(key))
+                Ok(true)
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(io_err(path, e)),
         }
     }

@@ -7,21 +7,36 @@
 //! and only under the KEK that wrapped it. Every failure to open is
 //! [`VaultError::Authentication`], with no detail.
 //!
+//! A server may hold several KEKs at once (a [`Keyring`]): shares name the KEK that wrapped
+//! their data key, so during and after a KEK rotation shares under the old and the new KEK
+//! both open. Rotation re-wraps only the 32-byte data keys ([`Vault::rewrap`]); the share
+//! ciphertexts never change. Which KEK new seals use is recorded in the database
+//! ([`registry`]), so every instance follows a rotation without a restart.
+//!
 //! Providers are synchronous (a PKCS#11 provider will block on the token); call the vault from
 //! `tokio::task::spawn_blocking` if the provider may be slow.
 
 mod aad;
 mod aead;
 mod error;
+mod keyring;
 mod local;
+mod local_source;
 mod pkcs11;
+mod pkcs11_source;
 mod provider;
+pub mod registry;
+mod source;
 
 pub use aad::{FORMAT_VERSION, associated_data};
 pub use error::VaultError;
-pub use local::{LocalKeyProvider, secret_key_file};
+pub use keyring::Keyring;
+pub use local::{LocalKeyProvider, kek_id_for, rotated_file_name, secret_key_file};
+pub use local_source::LocalSource;
 pub use pkcs11::{Pkcs11Config, Pkcs11KeyProvider};
+pub use pkcs11_source::{Pkcs11Source, next_label};
 pub use provider::KeyProvider;
+pub use source::{KekSource, NewKek};
 
 use std::sync::Arc;
 
@@ -48,32 +63,53 @@ impl std::fmt::Debug for SealedShare {
     }
 }
 
-/// Seals and opens server shares under one KEK provider. Cheap to clone.
+/// Seals and opens server shares under the KEKs of a [`Keyring`]. Cheap to clone.
 #[derive(Clone)]
 pub struct Vault {
-    provider: Arc<dyn KeyProvider>,
+    keyring: Arc<Keyring>,
+    default_kek: String,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault")
-            .field("kek_id", &self.provider.kek_id())
+            .field("default_kek", &self.default_kek)
+            .field("keyring", &self.keyring)
             .finish()
     }
 }
 
 impl Vault {
-    /// A vault over `provider`.
+    /// A vault over exactly one KEK provider.
     pub fn new(provider: Arc<dyn KeyProvider>) -> Self {
-        Self { provider }
+        let default_kek = provider.kek_id().to_owned();
+        Self {
+            keyring: Arc::new(Keyring::fixed(provider)),
+            default_kek,
+        }
     }
 
-    /// The identifier of the KEK new seals use.
+    /// A vault over `keyring`; [`seal`](Self::seal) uses `default_kek`, which must be in it
+    /// (or loadable by it).
+    pub fn with_keyring(keyring: Arc<Keyring>, default_kek: String) -> Self {
+        Self {
+            keyring,
+            default_kek,
+        }
+    }
+
+    /// The identifier of the KEK [`seal`](Self::seal) uses.
     pub fn kek_id(&self) -> &str {
-        self.provider.kek_id()
+        &self.default_kek
     }
 
-    /// Encrypts `plaintext` for (wallet, epoch, role) under a fresh data key.
+    /// The KEKs this vault can use.
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    /// Encrypts `plaintext` for (wallet, epoch, role) under a fresh data key, wrapped by the
+    /// default KEK.
     pub fn seal(
         &self,
         wallet_id: &str,
@@ -81,20 +117,34 @@ impl Vault {
         role: &str,
         plaintext: &[u8],
     ) -> Result<SealedShare, VaultError> {
+        self.seal_with(&self.default_kek, wallet_id, epoch, role, plaintext)
+    }
+
+    /// Like [`seal`](Self::seal), with the data key wrapped by the KEK `kek_id`.
+    pub fn seal_with(
+        &self,
+        kek_id: &str,
+        wallet_id: &str,
+        epoch: u64,
+        role: &str,
+        plaintext: &[u8],
+    ) -> Result<SealedShare, VaultError> {
+        let provider = self.keyring.get(kek_id)?;
         let aad = associated_data(wallet_id, epoch, role);
         let mut dek = Zeroizing::new([0u8; 32]);
         getrandom::fill(dek.as_mut_slice()).map_err(|_| VaultError::Random)?;
-        let wrapped_dek = self.provider.wrap(&dek, &aad)?;
+        let wrapped_dek = provider.wrap(&dek, &aad)?;
         let ciphertext = aead::seal(&dek, &aad, plaintext)?;
         Ok(SealedShare {
-            kek_id: self.provider.kek_id().to_owned(),
+            kek_id: provider.kek_id().to_owned(),
             wrapped_dek,
             ciphertext,
         })
     }
 
-    /// Decrypts a share sealed for exactly (wallet, epoch, role). Any mismatch, tampering or
-    /// a different KEK gives [`VaultError::Authentication`].
+    /// Decrypts a share sealed for exactly (wallet, epoch, role), under whichever KEK it
+    /// names. Any mismatch or tampering gives [`VaultError::Authentication`]; a KEK this
+    /// server cannot load gives [`VaultError::UnknownKek`].
     pub fn open(
         &self,
         wallet_id: &str,
@@ -102,11 +152,26 @@ impl Vault {
         role: &str,
         sealed: &SealedShare,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        if sealed.kek_id != self.provider.kek_id() {
-            return Err(VaultError::Authentication);
-        }
+        let provider = self.keyring.get(&sealed.kek_id)?;
         let aad = associated_data(wallet_id, epoch, role);
-        let dek = self.provider.unwrap(&sealed.wrapped_dek, &aad)?;
+        let dek = provider.unwrap(&sealed.wrapped_dek, &aad)?;
         aead::open(&dek, &aad, &sealed.ciphertext)
+    }
+
+    /// Moves one wrapped data key from KEK `from` to KEK `to`: unwrap, wrap again with the
+    /// same associated data. The share ciphertext is untouched; the data key exists in
+    /// plaintext only inside this call (zeroized on return).
+    pub fn rewrap(
+        &self,
+        wallet_id: &str,
+        epoch: u64,
+        role: &str,
+        from: &str,
+        wrapped_dek: &[u8],
+        to: &str,
+    ) -> Result<Vec<u8>, VaultError> {
+        let aad = associated_data(wallet_id, epoch, role);
+        let dek = self.keyring.get(from)?.unwrap(wrapped_dek, &aad)?;
+        self.keyring.get(to)?.wrap(&dek, &aad)
     }
 }

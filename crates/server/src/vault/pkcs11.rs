@@ -31,6 +31,7 @@ const TAG_LEN: usize = 16;
 const WRAPPED_LEN: usize = IV_LEN + DEK_LEN + TAG_LEN;
 
 /// Where the KEK lives: a PKCS#11 module, a token in it, the user PIN and the key's label.
+#[derive(Clone)]
 pub struct Pkcs11Config {
     /// Path of the PKCS#11 module (e.g. `/usr/lib/softhsm/libsofthsm2.so`).
     pub module: PathBuf,
@@ -82,16 +83,35 @@ fn provider_err(what: &str, e: impl std::fmt::Display) -> VaultError {
 impl Pkcs11KeyProvider {
     /// Opens an existing KEK: loads the module (once per process), finds the token by label,
     /// logs in as user, checks that the token supports `CKM_AES_GCM`, and finds the AES key by
-    /// label. Fails if the key is missing, ambiguous, not AES-256, or extractable/not sensitive.
+    /// label. Fails if the key is missing ([`VaultError::UnknownKek`]), ambiguous, not AES-256,
+    /// or extractable/not sensitive.
     pub fn open(config: Pkcs11Config) -> Result<Self, VaultError> {
-        Self::connect(config, false)
+        Self::connect(config, false).map(|(provider, _)| provider)
     }
 
     /// Like [`open`](Self::open), but first creates the KEK on the token if no key with that
     /// label exists (AES-256, token object, private, sensitive, not extractable, usable for
     /// encrypt/decrypt/wrap/unwrap). Idempotent: an existing key is used as is.
     pub fn init(config: Pkcs11Config) -> Result<Self, VaultError> {
+        Self::connect(config, true).map(|(provider, _)| provider)
+    }
+
+    /// [`init`](Self::init), also telling whether the key was created now (`true`) or found.
+    pub fn init_reporting(config: Pkcs11Config) -> Result<(Self, bool), VaultError> {
         Self::connect(config, true)
+    }
+
+    /// The identifier a key labelled `key_label` on token `token_label` has.
+    pub fn kek_id_for(token_label: &str, key_label: &str) -> String {
+        format!("pkcs11:{token_label}:{key_label}")
+    }
+
+    /// Destroys this KEK inside the token. Every share it wrapped becomes unreadable for good,
+    /// so callers check first that no stored share still names it.
+    pub fn destroy(self) -> Result<(), VaultError> {
+        self.session()?
+            .destroy_object(self.key)
+            .map_err(|e| provider_err("C_DestroyObject", e))
     }
 
     /// The process-wide PKCS#11 context for `module`, loading and initialising the module on
@@ -112,6 +132,12 @@ impl Pkcs11KeyProvider {
             }
             return Ok(ctx.clone());
         }
+        if !module.exists() {
+            return Err(VaultError::Provider(format!(
+                "pkcs11: module `{}` not found (vault.pkcs11.module)",
+                module.display()
+            )));
+        }
         let ctx = Pkcs11::new(module)
             .map_err(|e| provider_err(&format!("loading `{}`", module.display()), e))?;
         ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
@@ -120,14 +146,14 @@ impl Pkcs11KeyProvider {
         Ok(ctx)
     }
 
-    fn connect(config: Pkcs11Config, create: bool) -> Result<Self, VaultError> {
+    fn connect(config: Pkcs11Config, create: bool) -> Result<(Self, bool), VaultError> {
         let ctx = Self::context(&config.module)?;
         let slot = find_token(&ctx, &config.token_label)?;
 
-        let mechanisms = ctx
-            .get_mechanism_list(slot)
-            .map_err(|e| provider_err("C_GetMechanismList", e))?;
-        if !mechanisms.contains(&MechanismType::AES_GCM) {
+        // Asked one by one rather than through C_GetMechanismList: cryptoki logs an error for
+        // every vendor mechanism in a full list it cannot name, which would flood the log.
+        let supports = |m: MechanismType| ctx.get_mechanism_info(slot, m).is_ok();
+        if !supports(MechanismType::AES_GCM) {
             return Err(VaultError::Provider(format!(
                 "pkcs11: token `{}` does not support CKM_AES_GCM",
                 config.token_label
@@ -140,19 +166,21 @@ impl Pkcs11KeyProvider {
         match session.login(UserType::User, Some(&config.pin)) {
             // Login state is per application and token: another provider may have logged in.
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(e) => return Err(provider_err("C_Login", e)),
+            Err(e) => return Err(login_err(&config.token_label, e)),
         }
 
+        let mut created = false;
         let key = match find_key(&session, &config.key_label)? {
             Some(key) => key,
             None if create => {
-                if !mechanisms.contains(&MechanismType::AES_KEY_GEN) {
+                if !supports(MechanismType::AES_KEY_GEN) {
                     return Err(VaultError::Provider(format!(
                         "pkcs11: token `{}` does not support CKM_AES_KEY_GEN",
                         config.token_label
                     )));
                 }
                 let key = generate_key(&session, &config.key_label)?;
+                created = true;
                 tracing::info!(
                     token = %config.token_label,
                     key = %config.key_label,
@@ -161,20 +189,45 @@ impl Pkcs11KeyProvider {
                 key
             }
             None => {
-                return Err(VaultError::Provider(format!(
-                    "pkcs11: no AES key labelled `{}` on token `{}`",
-                    config.key_label, config.token_label
+                return Err(VaultError::UnknownKek(Self::kek_id_for(
+                    &config.token_label,
+                    &config.key_label,
                 )));
             }
         };
         check_key(&session, key, &config.key_label)?;
 
-        Ok(Self {
-            session: Mutex::new(session),
-            key,
-            kek_id: format!("pkcs11:{}:{}", config.token_label, config.key_label),
-        })
+        Ok((
+            Self {
+                session: Mutex::new(session),
+                key,
+                kek_id: Self::kek_id_for(&config.token_label, &config.key_label),
+            },
+            created,
+        ))
     }
+}
+
+/// A login failure in words an operator can act on; never contains the PIN.
+fn login_err(token: &str, e: CkError) -> VaultError {
+    let what = match &e {
+        CkError::Pkcs11(RvError::PinIncorrect, _) => {
+            "the user PIN was refused (check TANDEM_VAULT_PKCS11_PIN)".to_owned()
+        }
+        CkError::Pkcs11(RvError::PinLocked, _) => {
+            "the user PIN is locked (too many wrong tries); the security officer must reset it"
+                .to_owned()
+        }
+        CkError::Pkcs11(RvError::PinLenRange, _) => {
+            "the user PIN has a length the token does not accept (check TANDEM_VAULT_PKCS11_PIN)"
+                .to_owned()
+        }
+        CkError::Pkcs11(RvError::UserPinNotInitialized, _) => {
+            "the token has no user PIN yet (initialise it with the token's tools)".to_owned()
+        }
+        other => format!("C_Login: {other}"),
+    };
+    VaultError::Provider(format!("pkcs11: token `{token}`: {what}"))
 }
 
 /// The slot whose token carries `label` (SoftHSM moves a token to a new slot id when it is
@@ -197,7 +250,11 @@ fn find_token(ctx: &Pkcs11, label: &str) -> Result<Slot, VaultError> {
             found = Some(slot);
         }
     }
-    found.ok_or_else(|| VaultError::Provider(format!("pkcs11: no token labelled `{label}`")))
+    found.ok_or_else(|| {
+        VaultError::Provider(format!(
+            "pkcs11: no initialised token labelled `{label}` (vault.pkcs11.token_label)"
+        ))
+    })
 }
 
 fn key_template(label: &str) -> Vec<Attribute> {

@@ -4,6 +4,7 @@
 
 mod record;
 mod repo;
+mod rewrap;
 mod shares;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -12,3 +13,4 @@ mod tests;
 
 pub use record::WalletRecord;
 pub use repo::{Access, RefreshFence, WalletError, Wallets};
+pub use rewrap::{KekUsage, RewrapFailure, RewrapProgress, RewrapReport};

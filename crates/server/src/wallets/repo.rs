@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 use crate::clock::SharedClock;
 use crate::failpoints::failpoint;
 use crate::store::Store;
-use crate::vault::{SealedShare, Vault};
+use crate::vault::{SealedShare, Vault, registry};
 
 use super::record::{WalletRecord, parse_status};
 use super::shares;
@@ -37,6 +37,9 @@ pub struct RefreshFence {
     version: i64,
 }
 
+/// Seal attempts when a KEK rotation switches the active key between sealing and storing.
+const SEAL_ATTEMPTS: usize = 3;
+
 const COLUMNS: &str =
     "id, user_id, chain, public_key, address, epoch, status, frozen_at, created_at";
 
@@ -55,6 +58,27 @@ impl Wallets {
             vault,
             clock,
         }
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(super) fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    pub(super) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The KEK new seals use: the registry's active one (the vault's own before any is
+    /// registered, which only in-process tests see).
+    async fn active_kek(&self) -> Result<String, WalletError> {
+        Ok(registry::active(self.store.pool())
+            .await?
+            .map(|r| r.kek_id)
+            .unwrap_or_else(|| self.vault.kek_id().to_owned()))
     }
 
     /// The wallet `id` if `user_id` owns it. Another user's wallet is reported as not found.
@@ -91,35 +115,43 @@ impl Wallets {
         share: &[u8],
     ) -> Result<WalletRecord, WalletError> {
         let now = self.clock.now_ms();
-        let sealed = shares::seal(&self.vault, id, 0, share)?;
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO wallets (id, user_id, chain, public_key, address, epoch, status, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, 'active', 0, $6, $6)",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(chain.as_str())
-        .bind(public_key)
-        .bind(address)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_share(&mut tx, id, 0, "current", &sealed, now).await?;
-        failpoint!("server.keygen.before_commit");
-        tx.commit().await?;
-        failpoint!("server.keygen.after_commit");
-        Ok(WalletRecord {
-            id: id.to_owned(),
-            user_id: user_id.to_owned(),
-            chain,
-            public_key: public_key.to_vec(),
-            address: address.to_owned(),
-            epoch: 0,
-            status: WalletStatus::Active,
-            frozen_at: None,
-            created_at: now,
-        })
+        for _ in 0..SEAL_ATTEMPTS {
+            let sealed = shares::seal(&self.vault, &self.active_kek().await?, id, 0, share)?;
+            let mut tx = self.store.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO wallets (id, user_id, chain, public_key, address, epoch, status, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, 'active', 0, $6, $6)",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(chain.as_str())
+            .bind(public_key)
+            .bind(address)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            insert_share(&mut tx, id, 0, "current", &sealed, None, now).await?;
+            if !sealed_under_active(&mut tx, &sealed).await? {
+                // A rotation switched the KEK meanwhile: seal again under the new one.
+                tx.rollback().await?;
+                continue;
+            }
+            failpoint!("server.keygen.before_commit");
+            tx.commit().await?;
+            failpoint!("server.keygen.after_commit");
+            return Ok(WalletRecord {
+                id: id.to_owned(),
+                user_id: user_id.to_owned(),
+                chain,
+                public_key: public_key.to_vec(),
+                address: address.to_owned(),
+                epoch: 0,
+                status: WalletStatus::Active,
+                frozen_at: None,
+                created_at: now,
+            });
+        }
+        Err(WalletError::Conflict)
     }
 
     /// Checks a wallet can run a ceremony at `epoch` and opens its current server share. A
@@ -222,7 +254,9 @@ impl Wallets {
 
     /// Phase one of a refresh: persists the new server share as `staged` at `new_epoch`.
     /// Returns the token that [`Wallets::commit_refresh`] needs, which proves the staged row
-    /// is this ceremony's and not a concurrent one's.
+    /// is this ceremony's and not a concurrent one's. The token is random and stored beside
+    /// the share (not derived from the sealed bytes), so a KEK rotation re-wrapping the staged
+    /// share meanwhile does not invalidate it.
     ///
     /// A staged row already there belongs to a ceremony that is dead or about to lose: it is
     /// replaced, so a crashed ceremony never blocks the next one. If that other ceremony is in
@@ -234,30 +268,54 @@ impl Wallets {
         new_epoch: u64,
         share: &[u8],
     ) -> Result<Vec<u8>, WalletError> {
-        let now = self.clock.now_ms();
-        let sealed = shares::seal(&self.vault, &wallet.id, new_epoch, share)?;
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
-            "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged'",
-        )
-        .bind(&wallet.id)
-        .bind(to_i64(new_epoch)?)
-        .execute(&mut *tx)
-        .await?;
-        let committed =
-            sqlx::query("SELECT state FROM server_shares WHERE wallet_id = $1 AND epoch = $2")
-                .bind(&wallet.id)
-                .bind(to_i64(new_epoch)?)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if committed.is_some() {
-            // Another ceremony already committed this epoch.
-            return Err(WalletError::Conflict);
+        let mut token = vec![0u8; 32];
+        getrandom::fill(&mut token).map_err(|_| WalletError::Vault("randomness".to_owned()))?;
+        for _ in 0..SEAL_ATTEMPTS {
+            let now = self.clock.now_ms();
+            let sealed = shares::seal(
+                &self.vault,
+                &self.active_kek().await?,
+                &wallet.id,
+                new_epoch,
+                share,
+            )?;
+            let mut tx = self.store.begin_write().await?;
+            sqlx::query(
+                "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged'",
+            )
+            .bind(&wallet.id)
+            .bind(to_i64(new_epoch)?)
+            .execute(&mut *tx)
+            .await?;
+            let committed =
+                sqlx::query("SELECT state FROM server_shares WHERE wallet_id = $1 AND epoch = $2")
+                    .bind(&wallet.id)
+                    .bind(to_i64(new_epoch)?)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if committed.is_some() {
+                // Another ceremony already committed this epoch.
+                return Err(WalletError::Conflict);
+            }
+            insert_share(
+                &mut tx,
+                &wallet.id,
+                new_epoch,
+                "staged",
+                &sealed,
+                Some(&token),
+                now,
+            )
+            .await?;
+            if !sealed_under_active(&mut tx, &sealed).await? {
+                tx.rollback().await?;
+                continue;
+            }
+            tx.commit().await?;
+            failpoint!("server.refresh.after_stage");
+            return Ok(token);
         }
-        insert_share(&mut tx, &wallet.id, new_epoch, "staged", &sealed, now).await?;
-        tx.commit().await?;
-        failpoint!("server.refresh.after_stage");
-        Ok(sealed.wrapped_dek)
+        Err(WalletError::Conflict)
     }
 
     /// Phase two: after the joint test signature, makes `new_epoch` current and destroys the
@@ -304,7 +362,7 @@ impl Wallets {
         failpoint!("server.refresh.after_delete_old");
         let promoted = sqlx::query(
             "UPDATE server_shares SET state = 'current' \
-             WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND wrapped_dek = $3",
+             WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND stage_token = $3",
         )
         .bind(&wallet.id)
         .bind(new)
@@ -332,7 +390,7 @@ impl Wallets {
         stage_token: &[u8],
     ) -> Result<(), WalletError> {
         sqlx::query(
-            "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND wrapped_dek = $3",
+            "DELETE FROM server_shares WHERE wallet_id = $1 AND epoch = $2 AND state = 'staged' AND stage_token = $3",
         )
         .bind(wallet_id)
         .bind(to_i64(new_epoch)?)
@@ -390,11 +448,12 @@ async fn insert_share(
     epoch: u64,
     state: &str,
     sealed: &SealedShare,
+    stage_token: Option<&[u8]>,
     now: i64,
 ) -> Result<(), WalletError> {
     sqlx::query(
-        "INSERT INTO server_shares (wallet_id, epoch, state, kek_id, wrapped_dek, ciphertext, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO server_shares (wallet_id, epoch, state, kek_id, wrapped_dek, ciphertext, stage_token, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(wallet_id)
     .bind(to_i64(epoch)?)
@@ -402,6 +461,7 @@ async fn insert_share(
     .bind(&sealed.kek_id)
     .bind(&sealed.wrapped_dek)
     .bind(&sealed.ciphertext)
+    .bind(stage_token)
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -424,6 +484,21 @@ impl Access {
             Access::Unfreeze => "frozen",
         }
     }
+}
+
+/// Whether `sealed` used the KEK that is active as this transaction sees it, checked after the
+/// share row is written. A KEK switch first takes a lock that waits for every transaction
+/// writing shares (see `Wallets::activate_kek`), so a share either commits before the switch
+/// (and the rotation that follows re-wraps it) or sees the new KEK here and is sealed again:
+/// no share under a replaced KEK can appear after a rotation has started re-wrapping.
+async fn sealed_under_active(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sealed: &SealedShare,
+) -> Result<bool, WalletError> {
+    Ok(match registry::active_id_in(tx).await? {
+        Some(active) => active == sealed.kek_id,
+        None => true,
+    })
 }
 
 fn to_i64(epoch: u64) -> Result<i64, WalletError> {

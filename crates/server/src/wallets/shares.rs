@@ -11,12 +11,13 @@ pub(crate) const SERVER_ROLE: &str = "server";
 
 pub(crate) fn seal(
     vault: &Vault,
+    kek_id: &str,
     wallet_id: &str,
     epoch: u64,
     share: &[u8],
 ) -> Result<SealedShare, WalletError> {
     vault
-        .seal(wallet_id, epoch, SERVER_ROLE, share)
+        .seal_with(kek_id, wallet_id, epoch, SERVER_ROLE, share)
         .map_err(|e| WalletError::Vault(e.to_string()))
 }
 

@@ -1,0 +1,235 @@
+//! Production mode with the real binary: every unfit setting is refused with its own message
+//! (all of them listed at once), before anything is written; a fit configuration (SMTP relay
+//! on loopback, `--tls-cert`/`--tls-key` or `--behind-tls-proxy`, the pkcs11 provider on
+//! SoftHSM2, the system clock) starts; development mode announces itself loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::softhsm::SoftHsm;
+use common::{Backend, Server, ServerOptions, vault};
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM files in `dir`.
+fn cert_files(dir: &Path) -> (PathBuf, PathBuf) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A production configuration that is fit in every respect, with `vault` as the PKCS#11
+/// settings (a real token, or a placeholder for tests that never reach the vault).
+fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("TANDEM_MODE", "production".to_owned()),
+        ("TANDEM_CLOCK", "system".to_owned()),
+        ("TANDEM_MAIL__MODE", "smtp".to_owned()),
+        ("TANDEM_MAIL__SMTP__HOST", "127.0.0.1".to_owned()),
+        ("TANDEM_MAIL__SMTP__PORT", free_port().to_string()),
+        ("TANDEM_MAIL__SMTP__TLS", "none".to_owned()),
+        ("TANDEM_VAULT__PROVIDER", "pkcs11".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    env.extend(vault);
+    env
+}
+
+fn placeholder_token() -> Vec<(String, String)> {
+    vec![
+        (
+            "TANDEM_VAULT__PKCS11__MODULE".into(),
+            "/usr/lib/softhsm/libsofthsm2.so".into(),
+        ),
+        ("TANDEM_VAULT__PKCS11__TOKEN_LABEL".into(), "prod".into()),
+        ("TANDEM_VAULT_PKCS11_PIN".into(), "1234".into()),
+    ]
+}
+
+fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.to_owned(), value.to_owned()));
+}
+
+fn problems(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- "))
+        .collect()
+}
+
+#[test]
+fn each_unfit_setting_is_refused_with_its_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = cert_files(dir.path());
+    let tls_args = vec![
+        "--tls-cert".to_owned(),
+        cert.display().to_string(),
+        "--tls-key".to_owned(),
+        key.display().to_string(),
+    ];
+    type Case = (
+        &'static str,
+        fn(&mut Vec<(String, String)>, &mut Vec<String>),
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "development outbox",
+            |env, _| set(env, "TANDEM_MAIL__MODE", "outbox"),
+            "mail.mode is \"outbox\"",
+        ),
+        (
+            "plaintext SMTP to another host",
+            |env, _| set(env, "TANDEM_MAIL__SMTP__HOST", "smtp.example.com"),
+            "mail.smtp.tls is \"none\" towards `smtp.example.com`",
+        ),
+        ("no TLS", |_, args| args.clear(), "TLS is off"),
+        (
+            "development certificate",
+            |_, args| *args = vec!["--dev-tls".to_owned()],
+            "--dev-tls",
+        ),
+        (
+            "local key file",
+            |env, _| set(env, "TANDEM_VAULT__PROVIDER", "local"),
+            "vault.provider is \"local\"",
+        ),
+        (
+            "test clock",
+            |env, _| set(env, "TANDEM_CLOCK", "file:/tmp/tandem-test-clock"),
+            "clock is \"file:/tmp/tandem-test-clock\"",
+        ),
+    ];
+    for (name, unfit, expected) in cases {
+        let data = dir.path().join(name.replace(' ', "-"));
+        let mut env = fit_env(placeholder_token());
+        let mut args = tls_args.clone();
+        unfit(&mut env, &mut args);
+        let err = Server::refused(&Backend::Sqlite, &data, &ServerOptions { env, args });
+        assert!(
+            err.contains("refusing to start in production mode"),
+            "{name}: {err}"
+        );
+        assert!(
+            err.contains(expected),
+            "{name}: expected `{expected}` in:\n{err}"
+        );
+        assert_eq!(
+            problems(&err).len(),
+            1,
+            "{name}: exactly one problem:\n{err}"
+        );
+        assert!(!err.contains("DEVELOPMENT MODE"), "{name}: {err}");
+        assert!(!err.contains("1234"), "{name}: the PIN leaked: {err}");
+        // Refused before anything was created.
+        assert!(
+            !data.exists(),
+            "{name}: the refused start wrote {}",
+            data.display()
+        );
+    }
+
+    // The zero-configuration development setup in production mode: every problem at once.
+    let data = dir.path().join("all");
+    let env = vec![
+        ("TANDEM_MODE".to_owned(), "production".to_owned()),
+        (
+            "TANDEM_CLOCK".to_owned(),
+            "file:/tmp/tandem-test-clock".to_owned(),
+        ),
+    ];
+    let err = Server::refused(
+        &Backend::Sqlite,
+        &data,
+        &ServerOptions {
+            env,
+            args: vec!["--dev-tls".into()],
+        },
+    );
+    let found = problems(&err);
+    assert_eq!(found.len(), 4, "{err}");
+    for expected in ["mail.mode", "--dev-tls", "vault.provider", "clock is"] {
+        assert!(
+            found.iter().any(|p| p.contains(expected)),
+            "{expected}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fit_production_configuration_starts() {
+    let Some(hsm) = SoftHsm::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = cert_files(dir.path());
+    let env = fit_env(hsm.env());
+    vault::json(&Backend::Sqlite, &dir.path().join("data"), &env, &["init"]);
+    let server = Server::start_in(
+        &Backend::Sqlite,
+        dir,
+        ServerOptions {
+            env: env.clone(),
+            args: vec![
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+            ],
+        },
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let log = server.log();
+    assert!(!log.contains("DEVELOPMENT MODE"), "{log}");
+    let pem = std::fs::read(&cert).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Behind a TLS-terminating proxy, plain HTTP here is accepted once declared.
+    let server = server.restart_with(
+        &Backend::Sqlite,
+        ServerOptions {
+            env,
+            args: vec!["--behind-tls-proxy".into()],
+        },
+    );
+    assert!(server.url.starts_with("http://"), "{}", server.url);
+}
+
+#[test]
+fn development_mode_announces_itself() {
+    let server = Server::start(&Backend::Sqlite);
+    let log = server.log();
+    for expected in [
+        "DEVELOPMENT MODE",
+        "login codes are NOT emailed",
+        "local key file",
+        "no TLS",
+        "test clock",
+        "mode = \"production\"",
+    ] {
+        assert!(log.contains(expected), "`{expected}` missing from:\n{log}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Production mode: the start-up checks that keep development conveniences away from real
+//! users, and the loud announcement of development mode.
+//!
+//! `mode = "production"` refuses to start unless login codes go out by SMTP (the development
+//! outbox prints them), TLS is on in-process or a proxy is declared to terminate it, the KEK is
+//! not a local key file, and time comes from the system clock. Every problem is listed at
+//! once, so an operator fixes the configuration in one go.
+
+use std::net::IpAddr;
+
+use crate::config::{Config, MailMode, Mode, SmtpTls, VaultProviderKind};
+use crate::tls::TlsSetup;
+
+/// The problems that keep `config` (with `tls` as chosen on the command line) from running in
+/// production mode; empty when it may start. Only meaningful in production mode.
+pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
+    let mut out = Vec::new();
+    if config.mail.mode == MailMode::Outbox {
+        out.push(
+            "mail.mode is \"outbox\": the development outbox prints login codes instead of \
+             sending them; set mail.mode = \"smtp\" and [mail.smtp] (TANDEM_MAIL__MODE=smtp)"
+                .to_owned(),
+        );
+    } else if config.mail.smtp.tls == SmtpTls::None && !is_loopback(&config.mail.smtp.host) {
+        out.push(format!(
+            "mail.smtp.tls is \"none\" towards `{}`: login codes would cross the network in \
+             plaintext; use \"starttls\" or \"tls\" (plaintext is allowed only to a relay on \
+             loopback)",
+            config.mail.smtp.host
+        ));
+    }
+    match tls {
+        Some(TlsSetup::Dev) => out.push(
+            "--dev-tls serves a throwaway self-signed certificate: use --tls-cert/--tls-key"
+                .to_owned(),
+        ),
+        Some(TlsSetup::Files { .. }) => {}
+        None if config.tls_terminated_by_proxy => {}
+        None => out.push(
+            "TLS is off: pass --tls-cert/--tls-key, or, if a reverse proxy terminates TLS in \
+             front of this server, say so with tls_terminated_by_proxy = true \
+             (--behind-tls-proxy, TANDEM_TLS_TERMINATED_BY_PROXY=true)"
+                .to_owned(),
+        ),
+    }
+    if config.vault.provider == VaultProviderKind::Local {
+        out.push(
+            "vault.provider is \"local\": the KEK is a file next to the data; use \"pkcs11\" \
+             (an HSM) and `tandem vault migrate --to pkcs11` for existing shares"
+                .to_owned(),
+        );
+    }
+    if config.clock != "system" {
+        out.push(format!(
+            "clock is \"{}\": a test clock; production runs on the system clock (remove \
+             `clock` / TANDEM_CLOCK)",
+            config.clock
+        ));
+    }
+    out
+}
+
+/// Fails with every problem listed when `config` is in production mode and unfit for it.
+pub fn check(config: &Config, tls: Option<&TlsSetup>) -> Result<(), Vec<String>> {
+    if config.mode != Mode::Production {
+        return Ok(());
+    }
+    let found = problems(config, tls);
+    if found.is_empty() { Ok(()) } else { Err(found) }
+}
+
+/// The multi-line warning development mode prints at start (stderr), naming each
+/// development-only setting in effect.
+pub fn development_banner(config: &Config, tls: Option<&TlsSetup>) -> String {
+    let mut lines = vec!["DEVELOPMENT MODE: this server is not set up for real users.".to_owned()];
+    if config.mail.mode == MailMode::Outbox {
+        lines.push(format!(
+            "- login codes are NOT emailed: the development outbox prints them in this log and \
+             in {}",
+            config.data_dir.join("dev-outbox.jsonl").display()
+        ));
+    }
+    if config.vault.provider == VaultProviderKind::Local {
+        lines.push(format!(
+            "- server shares are protected by a local key file ({}), not an HSM",
+            config.key_file().display()
+        ));
+    }
+    match tls {
+        Some(TlsSetup::Dev) => {
+            lines.push("- TLS uses a throwaway self-signed certificate (--dev-tls)".to_owned())
+        }
+        None if !config.tls_terminated_by_proxy => {
+            lines.push("- no TLS: tokens and login codes cross the network in plaintext".to_owned())
+        }
+        _ => {}
+    }
+    if config.clock != "system" {
+        lines.push(format!("- the clock is a test clock (`{}`)", config.clock));
+    }
+    lines.push(
+        "Set mode = \"production\" (TANDEM_MODE=production) to have these refused.".to_owned(),
+    );
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let rule = "!".repeat(width + 4);
+    let mut out = format!("{rule}\n");
+    for line in lines {
+        out.push_str(&format!("! {line:<width$} !\n"));
+    }
+    out.push_str(&rule);
+    out
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("127.8.9.1"));
+        assert!(is_loopback("[::1]"));
+        assert!(is_loopback("LOCALHOST"));
+        assert!(!is_loopback("smtp.example.com"));
+        assert!(!is_loopback("10.0.0.1"));
+    }
+
+    #[test]
+    fn development_config_has_every_problem() {
+        let config = Config {
+            clock: "file:/tmp/x".to_owned(),
+            mode: Mode::Production,
+            ..Config::default()
+        };
+        assert_eq!(problems(&config, None).len(), 4);
+        assert_eq!(problems(&config, Some(&TlsSetup::Dev)).len(), 4);
+        assert!(
+            check(&Config::default(), None).is_ok(),
+            "development mode never refuses"
+        );
+        let banner = development_banner(&config, None);
+        assert!(banner.contains("DEVELOPMENT MODE"));
+        assert!(banner.lines().count() >= 6);
+    }
+}
