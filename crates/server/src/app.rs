@@ -1,5 +1,6 @@
 //! Wires the services together from a [`Config`] and runs the server.
 
+use axum_server::accept::NoDelayAcceptor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,6 +167,9 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
     listener.set_nonblocking(true).map_err(StartError::Serve)?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let handle = axum_server::Handle::new();
+    // Ceremony sockets stay open across signatures and alternate big MPC frames with small
+    // control messages: with Nagle's algorithm on, a small write waits for the peer's
+    // delayed ACK (~40 ms on Linux).
     let shutdown = handle.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -188,6 +192,7 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
             announce(dev_cert.as_deref());
             axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
                 .map_err(StartError::Serve)?
+                .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
                 .handle(handle)
                 .serve(app)
                 .await
@@ -196,6 +201,7 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
             announce(None);
             axum_server::from_tcp(listener)
                 .map_err(StartError::Serve)?
+                .acceptor(NoDelayAcceptor::new())
                 .handle(handle)
                 .serve(app)
                 .await
