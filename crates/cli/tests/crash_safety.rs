@@ -215,6 +215,28 @@ fn armed(failpoint: &str) -> ServerOptions {
     }
 }
 
+/// The cases on one PostgreSQL database are one deployment: they must share its KEK (the
+/// database records which KEK is active, and a server without that key refuses to start).
+fn shared_kek_env(backend: &Backend) -> Vec<(String, String)> {
+    static KEYS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, tempfile::TempDir>>,
+    > = std::sync::OnceLock::new();
+    let Backend::Postgres(url) = backend else {
+        return Vec::new();
+    };
+    let mut keys = KEYS.get_or_init(Default::default).lock().unwrap();
+    let dir = keys
+        .entry(url.clone())
+        .or_insert_with(|| tempfile::tempdir().unwrap());
+    let file = dir.path().join("keys").join("server-kek.key");
+    vec![("TANDEM_VAULT__KEY_FILE".into(), file.display().to_string())]
+}
+
+fn with_env(mut opts: ServerOptions, env: &[(String, String)]) -> ServerOptions {
+    opts.env.extend(env.iter().cloned());
+    opts
+}
+
 /// Every ceremony here ends quickly or not at all; a hang is a failure, not a stuck test.
 async fn bounded<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(120), f)
@@ -225,6 +247,8 @@ async fn bounded<T>(f: impl Future<Output = T>) -> T {
 /// One user, one server (restarted in place), one device store.
 struct Harness {
     backend: Backend,
+    /// Environment every start and restart gets (the shared KEK file on PostgreSQL).
+    base_env: Vec<(String, String)>,
     server: Option<Server>,
     email: String,
     token: String,
@@ -234,7 +258,8 @@ struct Harness {
 
 impl Harness {
     async fn start(backend: &Backend, opts: ServerOptions) -> Harness {
-        let server = Server::start_with(backend, opts);
+        let base_env = shared_kek_env(backend);
+        let server = Server::start_with(backend, with_env(opts, &base_env));
         let email = unique_email("crash");
         let token = Http::new(&server).login(&server, &email).await;
         // Pinned once: every restart must present the same channel key.
@@ -246,6 +271,7 @@ impl Harness {
         let server_key = *pinned.server_key().unwrap();
         Harness {
             backend: backend.clone(),
+            base_env,
             server: Some(server),
             email,
             token,
@@ -260,7 +286,7 @@ impl Harness {
 
     fn restart(&mut self, opts: ServerOptions) {
         let server = self.server.take().unwrap();
-        self.server = Some(server.restart(&self.backend, opts));
+        self.server = Some(server.restart(&self.backend, with_env(opts, &self.base_env)));
     }
 
     /// A device as after a restart: a new API client and a new handle on the same store. The
