@@ -239,9 +239,13 @@ pub struct BenchArgs {
     /// Concurrency levels to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     pub concurrency: Vec<usize>,
-    /// Seconds to run each (chain, concurrency) point.
+    /// Seconds to run each (chain, concurrency) point (end to end, and again in process).
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
+    /// Alternating slices each point's two measurements are cut into (in process, end to
+    /// end, in process, …), so that the machine's drift weighs on both alike.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub slices: u32,
     /// Wallets to create for the wallet-creation latency figure.
     #[arg(long, default_value_t = 10)]
     pub keygens: usize,

@@ -27,11 +27,12 @@ use tandem_mpc::ed25519::Ed25519;
 use tandem_mpc::{ExportedShare, KeyShare, Scheme, export};
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{Encoding, SignPayload};
-use tandem_proto::wallet::{Chain, WalletInfo, WalletStatus};
+use tandem_proto::wallet::{Chain, WalletInfo};
 use tandem_server::clock::SystemClock;
 use tandem_server::store::Store;
 use tandem_server::vault::{LocalKeyProvider, Vault};
-use tandem_server::wallets::{Access, WalletRecord, Wallets};
+use tandem_server::wallets::Wallets;
+use tandem_server::wallets::testing::open_current_share;
 
 const PASSPHRASE: &str = "canary-passphrase-5f1d0c7a9e";
 
@@ -215,22 +216,10 @@ fn share_secret<S: Scheme>(what: &str, share: &KeyShare<S>) -> Secret {
 /// The server's share of `wallet` at its current epoch, opened with the local KEK the way
 /// the server does.
 async fn server_share<S: Scheme>(wallets: &Wallets, wallet: &WalletInfo) -> KeyShare<S> {
-    let record = WalletRecord {
-        id: wallet.id.clone(),
-        user_id: String::new(),
-        chain: wallet.chain,
-        public_key: hex::decode(&wallet.public_key).unwrap(),
-        address: wallet.address.clone(),
-        epoch: wallet.epoch,
-        status: WalletStatus::Active,
-        frozen_at: None,
-        created_at: wallet.created_at,
-    };
-    let bytes = wallets
-        .open_share(&record, wallet.epoch, Access::Active)
-        .await
-        .unwrap();
-    KeyShare::<S>::from_bytes(&bytes).unwrap()
+    let bytes = open_current_share(wallets, &wallet.id).await.unwrap();
+    let share = KeyShare::<S>::from_bytes(&bytes).unwrap();
+    assert_eq!(share.epoch(), wallet.epoch);
+    share
 }
 
 /// Both shares of a wallet at its current epoch, and the private key they make.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use secrecy::SecretString;
+use tandem_server::vault::testing::SoftHsmConf;
 use tandem_server::vault::{KeyProvider, Pkcs11Config, Pkcs11KeyProvider, Vault, VaultError};
 
 const CHILD_ENV: &str = "TANDEM_PKCS11_TEST_MODULE";
@@ -22,47 +23,20 @@ const USER_PIN: &str = "user-pin-654321";
 const KEY_LABEL: &str = "tandem-kek-v1";
 const SHARE: &[u8] = b"server share bytes: not really a share, but secret all the same";
 
-fn softhsm_module() -> Option<PathBuf> {
-    [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-}
-
 #[test]
 fn softhsm_kek_provider() {
-    let Some(module) = softhsm_module() else {
-        if std::env::var("TANDEM_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("SoftHSM2 not installed and TANDEM_REQUIRE_PEERS=1 (apt-get install softhsm2)");
-        }
-        println!("skipping: SoftHSM2 not installed (set TANDEM_REQUIRE_PEERS=1 to fail instead)");
+    let Some(hsm) = SoftHsmConf::new() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    let (conf, module) = (&hsm.conf, &hsm.module);
     let mut suffix = [0u8; 4];
     getrandom::fill(&mut suffix).unwrap();
     let token_label = format!("tandem-test-{}", hex::encode(suffix));
 
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "pkcs11_child", "--nocapture", "--test-threads=1"])
-        .env("SOFTHSM2_CONF", &conf)
-        .env(CHILD_ENV, &module)
+        .env("SOFTHSM2_CONF", conf)
+        .env(CHILD_ENV, module)
         .env(LABEL_ENV, &token_label)
         .output()
         .unwrap();

@@ -55,10 +55,9 @@ async fn rows(db: &TestDb) -> BTreeMap<(String, i64), (String, Vec<u8>)> {
 
 async fn open_all(wallets: &Wallets, ids: &[&str], user: &str, refreshed: &str) {
     for id in ids {
-        let wallet = wallets.get(user, id).await.unwrap();
+        let (wallet, current) = wallets.get_for_ceremony(user, id).await.unwrap();
         let opened = wallets
-            .open_share(&wallet, wallet.epoch, Access::Active)
-            .await
+            .open_share(&wallet, current, wallet.epoch, Access::Active)
             .unwrap();
         let epoch = if *id == refreshed { 1 } else { 0 };
         assert_eq!(opened.as_slice(), share(id, epoch), "{id}");

@@ -17,8 +17,23 @@ use super::payload::payload;
 pub struct InProcess {
     pub latencies: Vec<Duration>,
     pub elapsed: Duration,
+    /// As in `load::Outcome`: signatures completed inside the window.
+    pub window: Duration,
+    pub in_window: usize,
     /// Summed over all signatures.
     pub time: PartyTime,
+}
+
+impl InProcess {
+    /// Adds a later slice of the same measurement.
+    pub fn absorb(&mut self, other: InProcess) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+        self.window += other.window;
+        self.in_window += other.in_window;
+        self.time.device += other.time.device;
+        self.time.server += other.time.server;
+    }
 }
 
 /// One signature in memory, as the baseline loop runs it.
@@ -53,14 +68,15 @@ where
                 scope.spawn(move || {
                     let mut latencies = Vec::new();
                     let mut time = PartyTime::default();
-                    let mut i = 0;
+                    let (mut i, mut in_window) = (0, 0);
                     while Instant::now() < deadline {
                         let t = Instant::now();
                         sign_once(pair, thread, i, &mut time)?;
                         latencies.push(t.elapsed());
+                        in_window += usize::from(Instant::now() <= deadline);
                         i += 1;
                     }
-                    Ok::<_, ClientError>((latencies, time))
+                    Ok::<_, ClientError>((latencies, time, in_window))
                 })
             })
             .collect();
@@ -75,10 +91,12 @@ where
     });
     let mut out = InProcess {
         elapsed: start.elapsed(),
+        window: duration,
         ..InProcess::default()
     };
     for r in per_thread {
-        let (latencies, time) = r?;
+        let (latencies, time, in_window) = r?;
+        out.in_window += in_window;
         out.latencies.extend(latencies);
         out.time.device += time.device;
         out.time.server += time.server;

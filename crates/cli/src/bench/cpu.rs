@@ -25,6 +25,8 @@ pub struct Snapshot {
 /// CPU used over an interval: seconds, and shares of the machine's capacity in percent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Usage {
+    /// Wall time of the interval.
+    pub wall_s: f64,
     pub load_generator_s: f64,
     pub server_s: f64,
     pub others_s: f64,
@@ -60,20 +62,47 @@ impl Snapshot {
             return Usage::default();
         }
         let pct = |v: u64| 100.0 * v as f64 / total as f64;
+        let wall_s = (later.at - self.at).as_secs_f64();
         // The machine's capacity is cpus × wall time: that gives the length of a tick.
-        let capacity_s = (later.at - self.at).as_secs_f64() * later.cpus as f64;
+        let capacity_s = wall_s * later.cpus as f64;
         let secs = |v: u64| capacity_s * v as f64 / total as f64;
         let busy = later.busy.saturating_sub(self.busy);
         let own = later.own.saturating_sub(self.own);
         let server = later.server.saturating_sub(self.server);
         let others = busy.saturating_sub(own + server);
         Usage {
+            wall_s,
             load_generator_s: secs(own),
             server_s: secs(server),
             others_s: secs(others),
             load_generator_pct: pct(own),
             server_pct: pct(server),
             others_pct: pct(others),
+        }
+    }
+}
+
+impl std::ops::Add for Usage {
+    type Output = Usage;
+
+    /// Two intervals together: seconds add up, shares are weighted by wall time.
+    fn add(self, other: Usage) -> Usage {
+        let wall_s = self.wall_s + other.wall_s;
+        let share = |a: f64, b: f64| {
+            if wall_s > 0.0 {
+                (a * self.wall_s + b * other.wall_s) / wall_s
+            } else {
+                0.0
+            }
+        };
+        Usage {
+            wall_s,
+            load_generator_s: self.load_generator_s + other.load_generator_s,
+            server_s: self.server_s + other.server_s,
+            others_s: self.others_s + other.others_s,
+            load_generator_pct: share(self.load_generator_pct, other.load_generator_pct),
+            server_pct: share(self.server_pct, other.server_pct),
+            others_pct: share(self.others_pct, other.others_pct),
         }
     }
 }
@@ -180,5 +209,10 @@ mod tests {
         assert!((u.load_generator_s - 3.0).abs() < 1e-9);
         assert!((u.server_s - 4.0).abs() < 1e-9);
         assert!((u.others_s - 2.0).abs() < 1e-9);
+        let twice = u + u;
+        assert!((twice.wall_s - 10.0).abs() < 1e-9);
+        assert!((twice.server_s - 8.0).abs() < 1e-9);
+        assert!((twice.server_pct - 40.0).abs() < 1e-9);
+        assert_eq!(Usage::default() + u, u);
     }
 }

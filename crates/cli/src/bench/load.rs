@@ -22,6 +22,22 @@ pub struct Outcome {
     pub errors: Vec<String>,
     /// From the start until the last operation returned.
     pub elapsed: Duration,
+    /// The measurement window (signing: the time devices started operations in) and how many
+    /// operations completed inside it: throughput is `in_window / window`, so the tail of
+    /// operations finishing after the window counts for no run.
+    pub window: Duration,
+    pub in_window: usize,
+}
+
+impl Outcome {
+    /// Adds a later slice of the same measurement.
+    pub fn absorb(&mut self, other: Outcome) {
+        self.latencies.extend(other.latencies);
+        self.errors.extend(other.errors);
+        self.elapsed += other.elapsed;
+        self.window += other.window;
+        self.in_window += other.in_window;
+    }
 }
 
 /// Creates `n` wallets on `chain` one after the other, timing each.
@@ -59,12 +75,16 @@ pub async fn signing(
         let (sim, run, counter) = (sim.clone(), run.to_owned(), counter.clone());
         tasks.spawn(async move { device_loop(&sim, chain, &run, deadline, &counter).await });
     }
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        window: duration,
+        ..Outcome::default()
+    };
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((latencies, errors)) => {
+            Ok((latencies, errors, in_window)) => {
                 out.latencies.extend(latencies);
                 out.errors.extend(errors);
+                out.in_window += in_window;
             }
             Err(e) => out.errors.push(format!("device task failed: {e}")),
         }
@@ -79,8 +99,8 @@ async fn device_loop(
     run: &str,
     deadline: Instant,
     counter: &AtomicU64,
-) -> (Vec<Duration>, Vec<String>) {
-    let (mut latencies, mut errors) = (Vec::new(), Vec::new());
+) -> (Vec<Duration>, Vec<String>, usize) {
+    let (mut latencies, mut errors, mut in_window) = (Vec::new(), Vec::new(), 0);
     while Instant::now() < deadline {
         let request = payload(
             chain,
@@ -90,7 +110,10 @@ async fn device_loop(
         );
         let t = Instant::now();
         match sim.device.sign(sim.wallet(chain), &request, None).await {
-            Ok(_) => latencies.push(t.elapsed()),
+            Ok(_) => {
+                latencies.push(t.elapsed());
+                in_window += usize::from(Instant::now() <= deadline);
+            }
             Err(e) => {
                 errors.push(format!("device {} {chain} sign: {e}", sim.index));
                 if errors.len() >= MAX_ERRORS_PER_DEVICE {
@@ -100,7 +123,7 @@ async fn device_loop(
             }
         }
     }
-    (latencies, errors)
+    (latencies, errors, in_window)
 }
 
 /// One untimed signature per device and chain, so that no measured operation pays for a

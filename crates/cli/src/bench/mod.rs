@@ -110,10 +110,16 @@ pub async fn run(server: String, json: bool, args: BenchArgs) -> Result<(), Clie
     for chain in [Chain::Evm, Chain::Solana] {
         for &c in &args.concurrency {
             say(&format!(
-                "{chain} signing at concurrency {c}: in process, then end to end"
+                "{chain} signing at concurrency {c}: in process and end to end, alternating"
             ));
-            let (point, errs) =
-                points::measure(chain, c, &sims, pairs.as_ref(), duration, &run, &counter).await?;
+            let plan = points::Plan {
+                chain,
+                concurrency: c,
+                pairs: pairs.as_ref(),
+                duration,
+                slices: args.slices,
+            };
+            let (point, errs) = points::measure(&plan, &sims, &run, &counter).await?;
             errors.add(&errs);
             signing.push(point);
         }
@@ -140,6 +146,7 @@ pub async fn run(server: String, json: bool, args: BenchArgs) -> Result<(), Clie
         run,
         machine,
         seconds_per_point: args.seconds,
+        slices_per_point: args.slices,
         wallet_creation: creation,
         signing,
         breakdown,

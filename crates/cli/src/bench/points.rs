@@ -1,4 +1,6 @@
-//! One (chain, concurrency) point: the in-process baseline, then the end-to-end load.
+//! One (chain, concurrency) point: the in-process baseline and the end-to-end load, in
+//! alternating slices (A B A B …) so that a drift in the machine's speed during the point
+//! weighs on both figures alike instead of on whichever ran during it.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -49,8 +51,8 @@ fn in_process_point(r: &InProcess, cpu: Usage) -> InProcessPoint {
     let n = r.latencies.len().max(1) as f64;
     InProcessPoint {
         ops: r.latencies.len(),
-        seconds: r.elapsed.as_secs_f64(),
-        throughput_ops_s: throughput(r.latencies.len(), r.elapsed),
+        seconds: r.window.as_secs_f64(),
+        throughput_ops_s: throughput(r.in_window, r.window),
         latency: Latency::of(&r.latencies),
         device_ms_per_op: ms(r.time.device) / n,
         server_ms_per_op: ms(r.time.server) / n,
@@ -63,29 +65,48 @@ fn per_op(seconds: f64, ops: usize) -> f64 {
     seconds * 1e3 / ops.max(1) as f64
 }
 
+/// How one point is measured.
+pub struct Plan<'a> {
+    pub chain: Chain,
+    pub concurrency: usize,
+    pub pairs: Option<&'a Pairs>,
+    /// Total time of each side (in process, end to end).
+    pub duration: Duration,
+    /// Into how many alternating slices each side's time is cut.
+    pub slices: u32,
+}
+
 /// Measures one point; returns it with the error messages of the end-to-end run.
 pub async fn measure(
-    chain: Chain,
-    concurrency: usize,
+    plan: &Plan<'_>,
     sims: &[Arc<SimDevice>],
-    pairs: Option<&Pairs>,
-    duration: Duration,
     run: &str,
     counter: &Arc<AtomicU64>,
 ) -> Result<(Point, Vec<String>), ClientError> {
-    let in_process = match pairs {
-        Some(p) => {
-            let before = Snapshot::take();
-            let r = tokio::task::block_in_place(|| p.run(chain, concurrency, duration))?;
-            Some(in_process_point(&r, before.usage_until(&Snapshot::take())))
-        }
-        None => None,
-    };
+    let (chain, concurrency) = (plan.chain, plan.concurrency);
+    let slice = plan.duration / plan.slices.max(1);
     let devices = sims.get(..concurrency).unwrap_or(sims);
-    let before = Snapshot::take();
-    let e2e = load::signing(devices, chain, run, duration, counter).await;
-    let cpu = before.usage_until(&Snapshot::take());
-    let throughput_ops_s = throughput(e2e.latencies.len(), e2e.elapsed);
+    let mut baseline: Option<(InProcess, Usage)> = None;
+    let (mut e2e, mut cpu) = (load::Outcome::default(), Usage::default());
+    for _ in 0..plan.slices.max(1) {
+        if let Some(p) = plan.pairs {
+            let before = Snapshot::take();
+            let r = tokio::task::block_in_place(|| p.run(chain, concurrency, slice))?;
+            let used = before.usage_until(&Snapshot::take());
+            match baseline.as_mut() {
+                Some((acc, acc_cpu)) => {
+                    acc.absorb(r);
+                    *acc_cpu = *acc_cpu + used;
+                }
+                None => baseline = Some((r, used)),
+            }
+        }
+        let before = Snapshot::take();
+        e2e.absorb(load::signing(devices, chain, run, slice, counter).await);
+        cpu = cpu + before.usage_until(&Snapshot::take());
+    }
+    let in_process = baseline.map(|(r, used)| in_process_point(&r, used));
+    let throughput_ops_s = throughput(e2e.in_window, e2e.window);
     let ratio = in_process
         .as_ref()
         .filter(|ip| ip.throughput_ops_s > 0.0)
@@ -95,7 +116,7 @@ pub async fn measure(
         concurrency,
         ops: e2e.latencies.len(),
         errors: e2e.errors.len(),
-        seconds: e2e.elapsed.as_secs_f64(),
+        seconds: e2e.window.as_secs_f64(),
         throughput_ops_s,
         latency: Latency::of(&e2e.latencies),
         cpu,

@@ -17,6 +17,8 @@ pub struct Report {
     pub run: String,
     pub machine: Machine,
     pub seconds_per_point: f64,
+    /// Alternating slices per point (in process / end to end).
+    pub slices_per_point: u32,
     pub wallet_creation: Vec<Creation>,
     pub signing: Vec<Point>,
     pub breakdown: Vec<Breakdown>,
@@ -198,8 +200,8 @@ pub fn human(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "\nSigning, {} s per point (latencies in ms)",
-        r.seconds_per_point
+        "\nSigning, {} s per point in {} alternating slice(s) (latencies in ms; ops/s counts signatures completed inside the slices)",
+        r.seconds_per_point, r.slices_per_point
     );
     let _ = writeln!(
         s,

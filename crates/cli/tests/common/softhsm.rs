@@ -5,28 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tempfile::TempDir;
+use tandem_server::vault::testing::{self, SoftHsmConf};
 
 pub const SO_PIN: &str = "so-pin-112233";
 pub const USER_PIN: &str = "user-pin-445566";
 
 pub struct SoftHsm {
-    _dir: TempDir,
+    conf_dir: SoftHsmConf,
     pub conf: PathBuf,
     pub module: PathBuf,
     pub token: String,
-}
-
-fn module() -> Option<PathBuf> {
-    [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
 }
 
 fn util_available() -> bool {
@@ -40,29 +28,12 @@ impl SoftHsm {
     /// A fresh, initialised token (user PIN [`USER_PIN`]), or `None` with a printed reason
     /// when SoftHSM2 is not installed; with `TANDEM_REQUIRE_PEERS=1` that is a failure.
     pub fn new() -> Option<SoftHsm> {
-        let (Some(module), true) = (module(), util_available()) else {
-            if std::env::var("TANDEM_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!(
-                    "SoftHSM2 is not installed and TANDEM_REQUIRE_PEERS=1 (apt-get install softhsm2)"
-                );
-            }
-            println!(
-                "skipping: SoftHSM2 not installed (set TANDEM_REQUIRE_PEERS=1 to fail instead)"
-            );
+        if !util_available() {
+            testing::skip_or_fail();
             return None;
-        };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).expect("token dir");
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-                tokens.display()
-            ),
-        )
-        .expect("softhsm2.conf");
+        }
+        let conf_dir = SoftHsmConf::new()?;
+        let (conf, module) = (conf_dir.conf.clone(), conf_dir.module.clone());
         let mut suffix = [0u8; 4];
         let _ = super::getrandom_fill(&mut suffix);
         let token = format!("tandem-{}", hex::encode(suffix));
@@ -78,7 +49,7 @@ impl SoftHsm {
             String::from_utf8_lossy(&out.stderr)
         );
         Some(SoftHsm {
-            _dir: dir,
+            conf_dir,
             conf,
             module,
             token,
@@ -114,6 +85,6 @@ impl SoftHsm {
     }
 
     pub fn conf_dir(&self) -> &Path {
-        self._dir.path()
+        self.conf_dir.dir()
     }
 }

@@ -124,13 +124,15 @@ impl Socket {
     }
 
     async fn send_sealed(&mut self, kind: Kind, data: &[u8]) -> Result<(), ClientError> {
+        let socket = |e: tokio_tungstenite::tungstenite::Error| ClientError::Socket(e.to_string());
+        // Every record of a message is queued, then written out together.
         for message in self.secure.seal(kind, data).map_err(channel)? {
             self.ws
-                .send(Message::Binary(message.into()))
+                .feed(Message::Binary(message.into()))
                 .await
-                .map_err(|e| ClientError::Socket(e.to_string()))?;
+                .map_err(socket)?;
         }
-        Ok(())
+        self.ws.flush().await.map_err(socket)
     }
 
     pub(crate) async fn recv(&mut self) -> Result<Received, ClientError> {

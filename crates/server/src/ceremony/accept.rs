@@ -8,17 +8,18 @@ use tandem_proto::scheme::ChainScheme;
 use super::channel::Channel;
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::{Access, WalletRecord};
+use crate::wallets::{Access, CurrentShare, WalletRecord};
 
 /// The wallet's current server share at `epoch` (refused if another epoch, or frozen unless
 /// `access` is the unfreezing refresh).
-pub(crate) async fn load_share<S: ChainScheme>(
+pub(crate) fn load_share<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
+    share: CurrentShare,
     epoch: u64,
     access: Access,
 ) -> Result<KeyShare<S>, CeremonyError> {
-    let bytes = svc.wallets().open_share(wallet, epoch, access).await?;
+    let bytes = svc.wallets().open_share(wallet, share, epoch, access)?;
     KeyShare::<S>::from_bytes(&bytes).map_err(mpc)
 }
 

@@ -12,7 +12,7 @@ use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
 use crate::failpoints::failpoint;
-use crate::wallets::{Access, RefreshFence, WalletRecord};
+use crate::wallets::{Access, CurrentShare, RefreshFence, WalletRecord};
 
 /// What the commit is guarded by: this refresh was the last begun, the staged row is its,
 /// and the wallet is in the state the refresh began from (`access`).
@@ -25,12 +25,13 @@ struct Staged {
 pub(crate) async fn refresh<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
+    current: CurrentShare,
     epoch: u64,
     (mode, access): (RefreshMode, Access),
     channel: &mut dyn Channel,
     device_nonce: Nonce,
 ) -> Result<WalletRecord, CeremonyError> {
-    let share = load_share::<S>(svc, wallet, epoch, access).await?;
+    let share = load_share::<S>(svc, wallet, current, epoch, access)?;
     // Before `accepted`: from here no earlier refresh can commit, so the device drops its
     // leftover staged share on seeing `accepted`.
     let fence = svc.wallets().begin_refresh(wallet, access).await?;

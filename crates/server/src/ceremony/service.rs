@@ -176,10 +176,11 @@ impl Ceremonies {
                 epoch,
                 payload,
             } => {
-                let wallet = match self.wallets.get(caller.user_id(), &wallet_id).await {
-                    Ok(w) => w,
-                    Err(e) => return ("sign", "unknown", Err(e.into())),
-                };
+                let (wallet, current) =
+                    match self.wallets.get_for_ceremony(user_id, &wallet_id).await {
+                        Ok(w) => w,
+                        Err(e) => return ("sign", "unknown", Err(e.into())),
+                    };
                 let mut channel = Watched {
                     inner: channel,
                     watch: self.freezes.watch(&wallet.id),
@@ -190,6 +191,7 @@ impl Ceremonies {
                         sign::sign::<Secp256k1>(
                             self,
                             &wallet,
+                            current,
                             epoch,
                             &payload,
                             channel,
@@ -198,8 +200,16 @@ impl Ceremonies {
                         .await
                     }
                     Chain::Solana => {
-                        sign::sign::<Ed25519>(self, &wallet, epoch, &payload, channel, device_nonce)
-                            .await
+                        sign::sign::<Ed25519>(
+                            self,
+                            &wallet,
+                            current,
+                            epoch,
+                            &payload,
+                            channel,
+                            device_nonce,
+                        )
+                        .await
                     }
                 };
                 self.freeze_on_cheating(&wallet, &r).await;
@@ -210,10 +220,11 @@ impl Ceremonies {
                 epoch,
                 mode,
             } => {
-                let wallet = match self.wallets.get(caller.user_id(), &wallet_id).await {
-                    Ok(w) => w,
-                    Err(e) => return ("refresh", "unknown", Err(e.into())),
-                };
+                let (wallet, current) =
+                    match self.wallets.get_for_ceremony(user_id, &wallet_id).await {
+                        Ok(w) => w,
+                        Err(e) => return ("refresh", "unknown", Err(e.into())),
+                    };
                 let access = match unfreeze_access(&wallet, mode, caller.session_created_at()) {
                     Ok(a) => a,
                     Err(e) => return ("refresh", wallet.chain.as_str(), Err(e)),
@@ -233,6 +244,7 @@ impl Ceremonies {
                         refresh::refresh::<Secp256k1>(
                             self,
                             &wallet,
+                            current,
                             epoch,
                             how,
                             channel,
@@ -245,6 +257,7 @@ impl Ceremonies {
                         refresh::refresh::<Ed25519>(
                             self,
                             &wallet,
+                            current,
                             epoch,
                             how,
                             channel,

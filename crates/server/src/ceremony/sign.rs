@@ -12,11 +12,12 @@ use super::channel::Channel;
 use super::driver::{Work, drive};
 use super::error::CeremonyError;
 use super::service::Ceremonies;
-use crate::wallets::{Access, WalletRecord};
+use crate::wallets::{Access, CurrentShare, WalletRecord};
 
 pub(crate) async fn sign<S: ChainScheme>(
     svc: &Ceremonies,
     wallet: &WalletRecord,
+    current: CurrentShare,
     epoch: u64,
     payload: &SignPayload,
     channel: &mut dyn Channel,
@@ -24,7 +25,7 @@ pub(crate) async fn sign<S: ChainScheme>(
 ) -> Result<SignResult, CeremonyError> {
     let prepared =
         prepare(payload, wallet.chain, &wallet.public_key).map_err(CeremonyError::Rejected)?;
-    let share = load_share::<S>(svc, wallet, epoch, Access::Active).await?;
+    let share = load_share::<S>(svc, wallet, current, epoch, Access::Active)?;
     let protocol = S::protocol(Operation::Sign);
     let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
     let message = S::message(prepared.signing_input()).map_err(CeremonyError::Rejected)?;

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures_util::SinkExt;
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::channel::{self as e2e, Kind, Secure};
 use tandem_proto::{ApiError, ErrorCode};
@@ -118,13 +119,15 @@ struct WsChannel {
 impl WsChannel {
     async fn send_sealed(&mut self, kind: Kind, data: &[u8]) -> Result<(), ChannelError> {
         let sealed = self.secure.seal(kind, data).map_err(channel_error)?;
+        let transport = |e: axum::Error| ChannelError::Transport(e.to_string());
+        // Every record of a message is queued, then written out together.
         for message in sealed {
             self.socket
-                .send(Message::Binary(message.into()))
+                .feed(Message::Binary(message.into()))
                 .await
-                .map_err(|e| ChannelError::Transport(e.to_string()))?;
+                .map_err(transport)?;
         }
-        Ok(())
+        self.socket.flush().await.map_err(transport)
     }
 }
 

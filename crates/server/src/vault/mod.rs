@@ -27,6 +27,8 @@ mod pkcs11_source;
 mod provider;
 pub mod registry;
 mod source;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use aad::{FORMAT_VERSION, associated_data};
 pub use error::VaultError;

@@ -118,14 +118,7 @@ pub async fn activate_in(
             .await?
             .rows_affected();
     if updated == 0 {
-        sqlx::query(
-            "INSERT INTO vault_keks (kek_id, provider, state, created_at) VALUES ($1, $2, 'active', $3)",
-        )
-        .bind(kek_id)
-        .bind(provider_of(kek_id))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        insert(conn, kek_id, "active", now).await?;
     }
     Ok(())
 }
@@ -142,15 +135,27 @@ pub async fn note_previous_in(
         .await?
         .is_some();
     if !known {
-        sqlx::query(
-            "INSERT INTO vault_keks (kek_id, provider, state, created_at) VALUES ($1, $2, 'previous', $3)",
-        )
-        .bind(kek_id)
-        .bind(provider_of(kek_id))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        insert(conn, kek_id, "previous", now).await?;
     }
+    Ok(())
+}
+
+/// Registers a KEK not registered yet, in `state`.
+async fn insert(
+    conn: &mut AnyConnection,
+    kek_id: &str,
+    state: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO vault_keks (kek_id, provider, state, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(kek_id)
+    .bind(provider_of(kek_id))
+    .bind(state)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -12,5 +12,5 @@ pub mod testing;
 mod tests;
 
 pub use record::WalletRecord;
-pub use repo::{Access, RefreshFence, WalletError, Wallets};
+pub use repo::{Access, CurrentShare, RefreshFence, WalletError, Wallets};
 pub use rewrap::{KekUsage, RewrapFailure, RewrapProgress, RewrapReport};

@@ -42,6 +42,14 @@ const SEAL_ATTEMPTS: usize = 3;
 
 const COLUMNS: &str =
     "id, user_id, chain, public_key, address, epoch, status, frozen_at, created_at";
+/// [`COLUMNS`] of the wallets table aliased `w`, for joins.
+const W_COLUMNS: &str = "w.id, w.user_id, w.chain, w.public_key, w.address, w.epoch, w.status, \
+     w.frozen_at, w.created_at";
+
+/// A wallet's current server share as read with it, still sealed.
+pub struct CurrentShare {
+    sealed: Option<SealedShare>,
+}
 
 /// The wallet service.
 #[derive(Clone)]
@@ -154,12 +162,45 @@ impl Wallets {
         Err(WalletError::Conflict)
     }
 
+    /// The wallet `id` if `user_id` owns it, read together with its current server share
+    /// (still sealed): one query for what every sign and refresh starts with.
+    pub async fn get_for_ceremony(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> Result<(WalletRecord, CurrentShare), WalletError> {
+        let sql = format!(
+            "SELECT {W_COLUMNS}, s.kek_id, s.wrapped_dek, s.ciphertext FROM wallets w \
+             LEFT JOIN server_shares s \
+               ON s.wallet_id = w.id AND s.epoch = w.epoch AND s.state = 'current' \
+             WHERE w.id = $1 AND w.user_id = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(WalletError::NotFound)?;
+        let wallet = decode(&row)?;
+        let kek_id: Option<String> = row.try_get("kek_id")?;
+        let sealed = match kek_id {
+            Some(kek_id) => Some(SealedShare {
+                kek_id,
+                wrapped_dek: row.try_get("wrapped_dek")?,
+                ciphertext: row.try_get("ciphertext")?,
+            }),
+            None => None,
+        };
+        Ok((wallet, CurrentShare { sealed }))
+    }
+
     /// Checks a wallet can run a ceremony at `epoch` and opens its current server share. A
     /// frozen wallet's share opens only for `Access::Unfreeze` (a complete refresh whose
     /// caller has checked the session is newer than the freeze).
-    pub async fn open_share(
+    pub fn open_share(
         &self,
         wallet: &WalletRecord,
+        share: CurrentShare,
         epoch: u64,
         access: Access,
     ) -> Result<Zeroizing<Vec<u8>>, WalletError> {
@@ -172,20 +213,7 @@ impl Wallets {
                 requested: epoch,
             });
         }
-        let row = sqlx::query(
-            "SELECT kek_id, wrapped_dek, ciphertext FROM server_shares \
-             WHERE wallet_id = $1 AND epoch = $2 AND state = 'current'",
-        )
-        .bind(&wallet.id)
-        .bind(to_i64(epoch)?)
-        .fetch_optional(self.store.pool())
-        .await?
-        .ok_or(WalletError::MissingShare)?;
-        let sealed = SealedShare {
-            kek_id: row.try_get("kek_id")?,
-            wrapped_dek: row.try_get("wrapped_dek")?,
-            ciphertext: row.try_get("ciphertext")?,
-        };
+        let sealed = share.sealed.ok_or(WalletError::MissingShare)?;
         shares::open(&self.vault, &wallet.id, epoch, &sealed)
     }
 

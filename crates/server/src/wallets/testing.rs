@@ -3,10 +3,11 @@
 //! for tests or with the `testing` feature.
 
 use sqlx::Row;
+use zeroize::Zeroizing;
 
 use crate::store::Store;
 
-use super::repo::WalletError;
+use super::repo::{Access, WalletError, Wallets};
 
 /// One `server_shares` row.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,4 +76,19 @@ pub async fn wallets_without_current_share(store: &Store) -> Result<Vec<String>,
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?)
+}
+
+/// The current server share of `wallet_id`, opened the way a ceremony opens it (whoever owns
+/// the wallet).
+pub async fn open_current_share(
+    wallets: &Wallets,
+    wallet_id: &str,
+) -> Result<Zeroizing<Vec<u8>>, WalletError> {
+    let owner: String = sqlx::query_scalar("SELECT user_id FROM wallets WHERE id = $1")
+        .bind(wallet_id)
+        .fetch_optional(wallets.store().pool())
+        .await?
+        .ok_or(WalletError::NotFound)?;
+    let (wallet, share) = wallets.get_for_ceremony(&owner, wallet_id).await?;
+    wallets.open_share(&wallet, share, wallet.epoch, Access::Active)
 }

@@ -77,12 +77,11 @@ async fn a_fence_stops_an_earlier_refresh_from_committing() {
     assert!(matches!(late, Err(WalletError::Conflict)), "{late:?}");
     // Rolled back whole: still epoch 0, its share intact.
     assert_eq!(rows(&f).await, vec![(0, "current".to_owned())]);
-    let now = f.wallets.get("u", "w1").await.unwrap();
+    let (now, share) = f.wallets.get_for_ceremony("u", "w1").await.unwrap();
     assert_eq!(now.epoch, 0);
     assert_eq!(
         f.wallets
-            .open_share(&now, 0, Access::Active)
-            .await
+            .open_share(&now, share, 0, Access::Active)
             .unwrap()
             .as_slice(),
         b"share 0"
@@ -185,10 +184,11 @@ async fn a_leftover_stage_is_replaced_and_swept_never_blocking() {
         .await
         .unwrap();
     assert_eq!(committed.epoch, 1);
+    let (current, share) = f.wallets.get_for_ceremony("u", "w1").await.unwrap();
+    assert_eq!(current, committed);
     assert_eq!(
         f.wallets
-            .open_share(&committed, 1, Access::Active)
-            .await
+            .open_share(&current, share, 1, Access::Active)
             .unwrap()
             .as_slice(),
         b"share 1 again"
