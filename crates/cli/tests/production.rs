@@ -23,14 +23,6 @@ fn cert_files(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A production configuration that is fit in every respect, with `vault` as the PKCS#11
 /// settings (a real token, or a placeholder for tests that never reach the vault).
 fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -39,7 +31,7 @@ fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
         ("TANDEM_CLOCK", "system".to_owned()),
         ("TANDEM_MAIL__MODE", "smtp".to_owned()),
         ("TANDEM_MAIL__SMTP__HOST", "127.0.0.1".to_owned()),
-        ("TANDEM_MAIL__SMTP__PORT", free_port().to_string()),
+        ("TANDEM_MAIL__SMTP__PORT", common::free_port().to_string()),
         ("TANDEM_MAIL__SMTP__TLS", "none".to_owned()),
         ("TANDEM_VAULT__PROVIDER", "pkcs11".to_owned()),
     ]

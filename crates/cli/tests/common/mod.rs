@@ -29,6 +29,15 @@ where
     }
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn unique_email(tag: &str) -> String {
     let mut b = [0u8; 6];
     let _ = getrandom_fill(&mut b);

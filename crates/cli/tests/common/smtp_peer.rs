@@ -35,14 +35,6 @@ fn python() -> Option<String> {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl SmtpPeer {
     /// Starts the peer; `None` (after printing why) when aiosmtpd is missing and
     /// `TANDEM_REQUIRE_PEERS` is not `1`, a panic when it is.
@@ -62,7 +54,7 @@ impl SmtpPeer {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(maildir.path().join(sub)).unwrap();
         }
-        let port = free_port();
+        let port = super::free_port();
         let child = Command::new(&py)
             .args([
                 "-m",

@@ -51,31 +51,23 @@ pub async fn share_rows(store: &Store, wallet_id: &str) -> Result<Vec<ShareRow>,
 
 /// Ids of the wallets of `user_id` (by email) that exist in the database, whatever their state.
 pub async fn wallet_ids_of(store: &Store, email: &str) -> Result<Vec<String>, WalletError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT w.id FROM wallets w JOIN users u ON u.id = w.user_id WHERE u.email = $1 ORDER BY w.id",
     )
     .bind(email)
     .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// Wallets whose current epoch has no current share row: a wallet that cannot sign. The
 /// lifecycle must never produce one.
 pub async fn wallets_without_current_share(store: &Store) -> Result<Vec<String>, WalletError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT w.id FROM wallets w WHERE NOT EXISTS (SELECT 1 FROM server_shares s \
          WHERE s.wallet_id = w.id AND s.epoch = w.epoch AND s.state = 'current') ORDER BY w.id",
     )
     .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// The current server share of `wallet_id`, opened the way a ceremony opens it (whoever owns
