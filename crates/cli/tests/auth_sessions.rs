@@ -138,7 +138,7 @@ async fn session_rules(backend: Backend) {
         (401, Some("session_expired"))
     );
 
-    // Refresh extends, but never past the absolute cap (24 h by default).
+    // Refresh extends, but never past the absolute cap (12 h by default, security bar S1).
     server.set_time(T0 + 100 * MIN);
     let token = http.login(&server, &unique_email("refresh")).await;
     let login_at = T0 + 100 * MIN;
@@ -161,11 +161,11 @@ async fn session_rules(backend: Backend) {
         }
         let expires = r.body["expires_at"].as_i64().unwrap();
         assert!(
-            expires <= login_at + 24 * 60 * MIN,
+            expires <= login_at + 12 * 60 * MIN,
             "capped at the absolute limit"
         );
     }
-    assert!(now <= login_at + 24 * 60 * MIN + 80 * MIN);
+    assert!(now <= login_at + 12 * 60 * MIN + 80 * MIN);
 
     // List and revoke: a revoked session is refused at once.
     server.set_time(T0 + 2 * 24 * 60 * MIN);

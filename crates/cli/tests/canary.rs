@@ -32,7 +32,7 @@ use tandem_server::clock::SystemClock;
 use tandem_server::store::Store;
 use tandem_server::vault::{LocalKeyProvider, Vault};
 use tandem_server::wallets::Wallets;
-use tandem_server::wallets::testing::open_current_share;
+use tandem_server::wallets::testing::{open_current_share, share_rows};
 
 const PASSPHRASE: &str = "canary-passphrase-5f1d0c7a9e";
 
@@ -339,11 +339,8 @@ async fn lifecycle(peer: &SmtpPeer, backend: Backend) {
         Backend::Sqlite => format!("sqlite://{}", server.data_dir.join("tandem.db").display()),
         Backend::Postgres(url) => url.clone(),
     };
-    let wallets = Wallets::new(
-        Store::connect(&db_url).await.unwrap(),
-        Vault::new(Arc::new(kek)),
-        Arc::new(SystemClock),
-    );
+    let db = Store::connect(&db_url).await.unwrap();
+    let wallets = Wallets::new(db.clone(), Vault::new(Arc::new(kek)), Arc::new(SystemClock));
 
     for chain in [Chain::Evm, Chain::Solana] {
         let wallet = device.create_wallet(chain, None).await.unwrap();
@@ -382,6 +379,26 @@ async fn lifecycle(peer: &SmtpPeer, backend: Backend) {
                 )
                 .await
                 .unwrap();
+            if epoch < 2 {
+                // K2: once a refresh commits, the old server share must be gone from the
+                // database files too (SQLite: secure_delete and a WAL truncation; PostgreSQL:
+                // pg_dump), not merely unreferenced. Several slices of its ciphertext, so a
+                // partly overwritten copy is found as well.
+                let rows = share_rows(&db, &wallet.id).await.unwrap();
+                let old = &rows
+                    .iter()
+                    .find(|r| r.state == "current")
+                    .unwrap()
+                    .ciphertext;
+                let n = old.len();
+                for (i, at) in [0, n / 2 - 24, n - 48].into_iter().enumerate() {
+                    secrets.push(bytes_secret(
+                        &format!("{chain:?} server share ciphertext of epoch {epoch}, slice {i}"),
+                        &old[at..at + 48],
+                        false,
+                    ));
+                }
+            }
             if epoch == 0 {
                 device.refresh(&wallet.id, None).await.unwrap();
             } else if epoch == 1 {

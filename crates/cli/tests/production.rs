@@ -225,3 +225,108 @@ fn development_mode_announces_itself() {
         assert!(log.contains(expected), "`{expected}` missing from:\n{log}");
     }
 }
+
+/// Security bar Z4: the running server cannot be read by another process of its own user
+/// (ptrace-style access: `/proc/<pid>/environ`, `mem`), and writes no core file. Run as root,
+/// the test runs the server and the prying process as `nobody`; otherwise both as the
+/// current user. A control process of the same user, without the hardening, is readable, so
+/// the check can tell the difference.
+#[test]
+fn another_process_of_the_same_user_cannot_read_the_server() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    let (uid, gid) = if me == 0 { (65534, 65534) } else { (me, me) };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The test binary's target directory may not be reachable by `nobody`: run a copy.
+    let binary = dir.path().join("tandem");
+    std::fs::copy(env!("CARGO_BIN_EXE_tandem"), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    if me == 0 {
+        std::os::unix::fs::chown(&data, Some(uid), Some(gid)).unwrap();
+    }
+    let as_user = |cmd: &mut Command| {
+        if me == 0 {
+            cmd.uid(uid).gid(gid);
+        }
+    };
+
+    let port = common::free_port();
+    let mut cmd = Command::new(&binary);
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(&data)
+    .env_clear()
+    .env("TANDEM_SECRET_CANARY", "not-for-other-processes")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    as_user(&mut cmd);
+    let mut server = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(server.try_wait().unwrap().is_none(), "the server exited");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let mut control_cmd = Command::new("sleep");
+    control_cmd
+        .arg("60")
+        .env_clear()
+        .env("TANDEM_SECRET_CANARY", "x");
+    as_user(&mut control_cmd);
+    let mut control = control_cmd.spawn().unwrap();
+
+    let pry = |pid: u32, file: &str| {
+        let mut cmd = Command::new("head");
+        cmd.args(["-c", "64"]).arg(format!("/proc/{pid}/{file}"));
+        as_user(&mut cmd);
+        cmd.output().unwrap()
+    };
+    let control_read = pry(control.id(), "environ");
+    let server_environ = pry(server.id(), "environ");
+    let server_mem = pry(server.id(), "mem");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
+    let _ = control.kill();
+    let _ = control.wait();
+    let _ = server.kill();
+    let _ = server.wait();
+
+    assert!(
+        control_read.status.success(),
+        "control: a same-user process should be readable: {}",
+        String::from_utf8_lossy(&control_read.stderr)
+    );
+    for (what, out) in [("environ", &server_environ), ("mem", &server_mem)] {
+        assert!(
+            !out.status.success(),
+            "/proc/<server>/{what} was readable by a same-user process"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().collect::<Vec<_>>()[4..6],
+        ["0", "0"],
+        "{core}"
+    );
+}

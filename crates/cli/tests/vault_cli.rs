@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use common::softhsm::{SoftHsm, USER_PIN};
 use common::verify::*;
 use common::{Backend, Cli, Server, ServerOptions, each_backend, unique_email, vault};
+use tandem_server::config::sqlite_url_for;
+use tandem_server::store::Store;
+use tandem_server::wallets::testing::{current_sealed, force_active_kek, overwrite_current_sealed};
 
 struct Wallet {
     id: String,
@@ -330,6 +333,14 @@ fn existing_local_wallets_migrate_to_pkcs11() {
     sign_both(&cli, &evm, &sol, "local");
     let key_file = server.data_dir.join("server-kek.key");
     assert!(key_file.is_file());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt
+        .block_on(Store::connect(&sqlite_url_for(
+            &server.data_dir.join("tandem.db"),
+        )))
+        .unwrap();
+    // The EVM share as sealed under the key file, as a database backup would keep it.
+    let under_key_file = rt.block_on(current_sealed(&store, &evm.id)).unwrap();
 
     // A server switched to pkcs11 before the migration refuses to start, saying why.
     let early = tempfile::tempdir().unwrap();
@@ -382,6 +393,32 @@ fn existing_local_wallets_migrate_to_pkcs11() {
     // sign, and new ones are sealed under the token's KEK.
     let server = server.restart_with(&sqlite, opts(hsm.provider_env()));
     sign_both(&cli, &evm, &sol, "pkcs11 after restart");
+
+    // Someone who can write the database, with the old key file still on disk, cannot make a
+    // pkcs11 server use it: not to open a share restored from before the migration...
+    let migrated = rt.block_on(current_sealed(&store, &evm.id)).unwrap();
+    assert_eq!(migrated.kek_id, target);
+    rt.block_on(overwrite_current_sealed(&store, &evm.id, &under_key_file))
+        .unwrap();
+    let refused = sign_evm(&cli, &evm, "share restored under the key file").unwrap_err();
+    assert!(refused.contains("internal"), "{refused}");
+    assert!(
+        server
+            .log()
+            .contains("belongs to the `local` provider family, which this server does not use"),
+        "the server did not say why"
+    );
+    rt.block_on(overwrite_current_sealed(&store, &evm.id, &migrated))
+        .unwrap();
+    sign_evm(&cli, &evm, "share put back").unwrap();
+    // ...nor to seal new shares under it.
+    rt.block_on(force_active_kek(&store, &local_kek)).unwrap();
+    let out = cli.run(&["--json", "wallet", "create", "--chain", "evm"]);
+    assert!(
+        !out.status.success(),
+        "a share was sealed under the key file"
+    );
+    rt.block_on(force_active_kek(&store, &target)).unwrap();
     create(&cli, "solana");
     let status = vault::json(&sqlite, &server.data_dir, &hsm.env(), &["status"]);
     assert_eq!(status["active"], target.as_str());

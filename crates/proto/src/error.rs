@@ -53,6 +53,8 @@ pub enum ErrorCode {
     /// or a message that failed authentication.
     ChannelError,
     DeliveryFailed,
+    /// The server's key store (its HSM) cannot be reached right now; retry later.
+    VaultUnavailable,
     Internal,
 }
 
@@ -93,6 +95,7 @@ impl ErrorCode {
         ErrorCode::ProtocolError,
         ErrorCode::ChannelError,
         ErrorCode::DeliveryFailed,
+        ErrorCode::VaultUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -128,6 +131,7 @@ impl ErrorCode {
             CeremonyTimeout => 408,
             CeremonyFailed => 422,
             DeliveryFailed => 502,
+            VaultUnavailable => 503,
             Internal => 500,
         }
     }
@@ -170,6 +174,7 @@ impl ErrorCode {
             ProtocolError => "protocol_error",
             ChannelError => "channel_error",
             DeliveryFailed => "delivery_failed",
+            VaultUnavailable => "vault_unavailable",
             Internal => "internal",
         }
     }

@@ -173,7 +173,8 @@ impl Default for SessionsConfig {
     fn default() -> Self {
         Self {
             lifetime_minutes: 90,
-            absolute_hours: 24,
+            // NIST SP 800-63B AAL2 reauthentication (security bar S1: at most 12 h).
+            absolute_hours: 12,
         }
     }
 }

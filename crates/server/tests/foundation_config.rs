@@ -35,7 +35,7 @@ fn defaults_need_no_configuration() {
         assert_eq!(c.clock, "system");
         assert_eq!(
             (c.sessions.lifetime_minutes, c.sessions.absolute_hours),
-            (90, 24)
+            (90, 12)
         );
         assert_eq!(
             (
@@ -99,7 +99,7 @@ fn toml_file_overrides_defaults() {
         assert_eq!(c.clock, "file:/tmp/tandem-clock");
         assert_eq!(c.sessions.lifetime_minutes, 30);
         assert_eq!(
-            c.sessions.absolute_hours, 24,
+            c.sessions.absolute_hours, 12,
             "untouched keys keep defaults"
         );
         assert_eq!(c.otp.max_attempts, 3);

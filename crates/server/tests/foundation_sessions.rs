@@ -49,7 +49,7 @@ async fn tokens_authenticate_and_are_stored_hashed(db: &TestDb) {
     let now = shared.now_ms();
     assert_eq!(new.record.created_at, now);
     assert_eq!(new.record.expires_at, now + 90 * MIN);
-    assert_eq!(new.record.absolute_expires_at, now + 24 * 60 * MIN);
+    assert_eq!(new.record.absolute_expires_at, now + 12 * 60 * MIN);
     assert_eq!(new.record.auth_method, "email_otp");
     assert_eq!(new.record.user_agent.as_deref(), Some("tandem-cli/0.1"));
 

@@ -221,3 +221,64 @@ fn concurrent_first_starts_agree_on_one_key() {
     });
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
 }
+
+/// A key store that takes its time, as an HSM under load or across a network does. The data
+/// key is "wrapped" by XOR with a constant: this test is about scheduling, not cryptography.
+struct SlowHsm;
+
+impl KeyProvider for SlowHsm {
+    fn kek_id(&self) -> &str {
+        "pkcs11:slow:kek"
+    }
+    fn wrap(&self, dek: &[u8; 32], _aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        Ok(dek.iter().map(|b| b ^ 0x5a).collect())
+    }
+    fn unwrap(&self, wrapped: &[u8], _aad: &[u8]) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        let mut dek = Zeroizing::new([0u8; 32]);
+        for (d, w) in dek.iter_mut().zip(wrapped) {
+            *d = w ^ 0x5a;
+        }
+        Ok(dek)
+    }
+    fn blocks(&self) -> bool {
+        true
+    }
+}
+
+/// A slow key store delays only the calls that need it: with a single async worker, a task
+/// that only waits on timers keeps its pace while a seal and an open sit on the "HSM".
+#[test]
+fn a_slow_key_store_never_stalls_the_async_workers() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let vault = Vault::new(Arc::new(SlowHsm));
+        let hsm_calls = tokio::spawn(async move {
+            let sealed = vault.seal("wallet-1", 0, "server", SHARE).unwrap();
+            let opened = vault.open("wallet-1", 0, "server", &sealed).unwrap();
+            assert_eq!(opened.as_slice(), SHARE);
+        });
+        // Let the HSM task start first, on the only worker.
+        tokio::task::yield_now().await;
+        // Timed from the spawn: a stalled task would not even start.
+        let started = std::time::Instant::now();
+        let ticker = tokio::spawn(async move {
+            for _ in 0..20 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            started.elapsed()
+        });
+        let ticked = ticker.await.unwrap();
+        hsm_calls.await.unwrap();
+        // 20 ticks of 10 ms; stalled behind the HSM they would take over 1.6 s.
+        assert!(
+            ticked < std::time::Duration::from_millis(800),
+            "timer task stalled for {ticked:?} behind the key store"
+        );
+    });
+}

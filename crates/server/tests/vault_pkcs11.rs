@@ -228,6 +228,56 @@ fn run_cases(module: &Path, token_label: &str) {
         b"epoch 2 share"
     );
 
+    // A session the token drops (here: the application's login ends) is reopened and logged
+    // in again: the same provider keeps working, without a restart.
+    let admin = user_session(module, token_label);
+    admin.logout().unwrap();
+    assert_eq!(*second.unwrap(&wrapped, aad).unwrap(), dek);
+    assert_eq!(
+        *second
+            .unwrap(&second.wrap(&dek, aad).unwrap(), aad)
+            .unwrap(),
+        dek
+    );
+    assert_eq!(vault.probe(&a.kek_id).map_err(|e| e.to_string()), Ok(()));
+
+    // A token that refuses the login (here: the PIN was changed under the server) makes every
+    // call `Unavailable`, never an authentication failure, without the PIN in the message;
+    // the provider recovers by itself once the token accepts it again.
+    let temp_pin = SecretString::from("temporary-pin-777");
+    admin
+        .set_pin(&SecretString::from(USER_PIN), &temp_pin)
+        .unwrap();
+    admin.logout().unwrap();
+    for result in [
+        second.unwrap(&wrapped, aad).map(|_| ()),
+        second.wrap(&dek, aad).map(|_| ()),
+        vault.probe(&a.kek_id),
+        vault.open("wallet-a", 3, "server", &a).map(|_| ()),
+    ] {
+        match result {
+            Err(VaultError::Unavailable(msg)) => {
+                assert!(msg.contains("PIN was refused"), "{msg}");
+                assert!(
+                    !msg.contains(USER_PIN) && !msg.contains("temporary-pin"),
+                    "{msg}"
+                );
+            }
+            other => panic!("an unreachable token gave {other:?}"),
+        }
+    }
+    admin.login(UserType::User, Some(&temp_pin)).unwrap();
+    admin
+        .set_pin(&temp_pin, &SecretString::from(USER_PIN))
+        .unwrap();
+    admin.logout().unwrap();
+    assert_eq!(*second.unwrap(&wrapped, aad).unwrap(), dek);
+    assert_eq!(
+        vault.open("wallet-a", 3, "server", &a).unwrap().as_slice(),
+        SHARE
+    );
+    admin.close().unwrap();
+
     // A second module path in the same process is refused.
     let mut elsewhere = config(module, token_label);
     elsewhere.module = PathBuf::from("/nonexistent/libother-pkcs11.so");
@@ -235,6 +285,26 @@ fn run_cases(module: &Path, token_label: &str) {
         Pkcs11KeyProvider::open(elsewhere),
         Err(VaultError::Provider(_))
     ));
+}
+
+/// A session on the token, logged in as user (logging in is per application and token, so
+/// the providers' sessions may already have done it).
+fn user_session(module: &Path, token_label: &str) -> cryptoki::session::Session {
+    let ctx = Pkcs11KeyProvider::context(module).unwrap();
+    let slot = ctx
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label() == token_label)
+        .unwrap();
+    let session = ctx.open_rw_session(slot).unwrap();
+    match session.login(UserType::User, Some(&SecretString::from(USER_PIN))) {
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+        }
+        Err(e) => panic!("login: {e}"),
+    }
+    session
 }
 
 fn check_key_attributes(module: &Path, token_label: &str) {

@@ -61,6 +61,13 @@ pub fn wallet_error(w: &WalletError) -> ApiError {
         WalletError::Frozen => ErrorCode::WalletFrozen,
         WalletError::EpochMismatch { .. } => ErrorCode::EpochMismatch,
         WalletError::Conflict => ErrorCode::Conflict,
+        WalletError::VaultUnavailable(_) => {
+            tracing::error!(error = %w, "key store unavailable");
+            return ApiError::new(
+                ErrorCode::VaultUnavailable,
+                "the server's key store is unavailable; retry later",
+            );
+        }
         WalletError::MissingShare
         | WalletError::Vault(_)
         | WalletError::Db(_)

@@ -6,20 +6,22 @@ use axum::response::IntoResponse;
 
 use crate::app::AppState;
 
-/// Liveness and database reachability.
+/// Database reachability and the key store (the active KEK, in the HSM where one is
+/// configured) usable.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, description = "ok"), (status = 503, description = "database unreachable")))]
+    responses((status = 200, description = "ok"),
+        (status = 503, description = "database unreachable, or key store unavailable")))]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
-        Ok(_) => (axum::http::StatusCode::OK, "ok\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unreachable");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database unreachable\n",
-            )
-        }
+    let unavailable = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    if let Err(e) = sqlx::query("SELECT 1").execute(state.store.pool()).await {
+        tracing::warn!(error = %e, "health check: database unreachable");
+        return (unavailable, "database unreachable\n");
     }
+    if let Err(e) = state.wallets.probe_vault().await {
+        tracing::warn!(error = %e, "health check: key store unavailable");
+        return (unavailable, "key store unavailable\n");
+    }
+    (axum::http::StatusCode::OK, "ok\n")
 }
 
 /// Prometheus text exposition.

@@ -10,9 +10,11 @@ use super::{Backend, StoreError};
 
 /// Per-connection SQLite settings. Through `Any` there are no `SqliteConnectOptions`, so they
 /// run on every new connection (WAL for concurrent readers, a busy timeout instead of instant
-/// `SQLITE_BUSY`, foreign keys enforced, fsync at checkpoints only).
+/// `SQLITE_BUSY`, foreign keys enforced, fsync at checkpoints only, deleted content zeroed so
+/// that a destroyed server share does not linger in free pages).
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA busy_timeout = 5000",
+    "PRAGMA secure_delete = ON",
     "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA synchronous = NORMAL",

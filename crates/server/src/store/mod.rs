@@ -91,6 +91,31 @@ impl Store {
         Ok(tx)
     }
 
+    /// Makes rows deleted so far unrecoverable from the database files, as far as the backend
+    /// allows: on SQLite, deleted content is already zeroed in its pages (`secure_delete`), and
+    /// this checkpoint copies those pages into the main file and truncates the write-ahead log,
+    /// which still holds older images of them. Best effort: a checkpoint that readers keep
+    /// from finishing is logged and retried by the next call. PostgreSQL keeps dead row
+    /// versions until vacuum and in its WAL; nothing here can scrub them (see
+    /// docs/threat-model.md).
+    pub async fn scrub_deleted(&self) {
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await
+        {
+            Ok(row) => {
+                use sqlx::Row;
+                if row.try_get::<i64, _>(0).unwrap_or(1) != 0 {
+                    tracing::debug!("write-ahead log checkpoint blocked by readers; retried later");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "write-ahead log checkpoint failed"),
+        }
+    }
+
     /// Closes every connection of the pool (waits for checked-out ones to come back).
     pub async fn close(&self) {
         self.pool.close().await;

@@ -40,7 +40,24 @@ pub enum VaultError {
         "no key for KEK `{0}` is available to this server (check [vault]: the key file or the PKCS#11 token must hold it)"
     )]
     UnknownKek(String),
-    /// A KEK provider failed for another reason (e.g. the HSM is unavailable).
+    /// The key store cannot be reached or logged into right now (an HSM down, unplugged, its
+    /// sessions lost and not reopenable, or every session busy). Retryable; says nothing about
+    /// the sealed value.
+    #[error("key provider unavailable: {0}")]
+    Unavailable(String),
+    /// A KEK of a provider family this server is not configured for (e.g. a local key file
+    /// while `vault.provider = "pkcs11"`): refused so that whoever can write the database
+    /// cannot move seals to a weaker key.
+    #[error(
+        "KEK `{kek_id}` belongs to the `{family}` provider family, which this server does not use (vault.provider)"
+    )]
+    ForeignKek {
+        /// The refused KEK.
+        kek_id: String,
+        /// Its family.
+        family: &'static str,
+    },
+    /// A KEK provider failed for another reason.
     #[error("key provider failure: {0}")]
     Provider(String),
 }

@@ -13,8 +13,10 @@
 //! ciphertexts never change. Which KEK new seals use is recorded in the database
 //! ([`registry`]), so every instance follows a rotation without a restart.
 //!
-//! Providers are synchronous (a PKCS#11 provider will block on the token); call the vault from
-//! `tokio::task::spawn_blocking` if the provider may be slow.
+//! Providers are synchronous. When a keyring may block (a PKCS#11 token), every vault call
+//! runs through [`tokio::task::block_in_place`]: the calling worker hands its queued tasks to
+//! another worker first, so a slow or hung HSM delays only the requests that need it, never
+//! the rest of the server (health checks, logins, other ceremonies).
 
 mod aad;
 mod aead;
@@ -23,6 +25,7 @@ mod keyring;
 mod local;
 mod local_source;
 mod pkcs11;
+mod pkcs11_pool;
 mod pkcs11_source;
 mod provider;
 pub mod registry;
@@ -131,16 +134,18 @@ impl Vault {
         role: &str,
         plaintext: &[u8],
     ) -> Result<SealedShare, VaultError> {
-        let provider = self.keyring.get(kek_id)?;
-        let aad = associated_data(wallet_id, epoch, role);
-        let mut dek = Zeroizing::new([0u8; 32]);
-        getrandom::fill(dek.as_mut_slice()).map_err(|_| VaultError::Random)?;
-        let wrapped_dek = provider.wrap(&dek, &aad)?;
-        let ciphertext = aead::seal(&dek, &aad, plaintext)?;
-        Ok(SealedShare {
-            kek_id: provider.kek_id().to_owned(),
-            wrapped_dek,
-            ciphertext,
+        self.off_workers(|| {
+            let provider = self.keyring.get(kek_id)?;
+            let aad = associated_data(wallet_id, epoch, role);
+            let mut dek = Zeroizing::new([0u8; 32]);
+            getrandom::fill(dek.as_mut_slice()).map_err(|_| VaultError::Random)?;
+            let wrapped_dek = provider.wrap(&dek, &aad)?;
+            let ciphertext = aead::seal(&dek, &aad, plaintext)?;
+            Ok(SealedShare {
+                kek_id: provider.kek_id().to_owned(),
+                wrapped_dek,
+                ciphertext,
+            })
         })
     }
 
@@ -154,10 +159,12 @@ impl Vault {
         role: &str,
         sealed: &SealedShare,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let provider = self.keyring.get(&sealed.kek_id)?;
-        let aad = associated_data(wallet_id, epoch, role);
-        let dek = provider.unwrap(&sealed.wrapped_dek, &aad)?;
-        aead::open(&dek, &aad, &sealed.ciphertext)
+        self.off_workers(|| {
+            let provider = self.keyring.get(&sealed.kek_id)?;
+            let aad = associated_data(wallet_id, epoch, role);
+            let dek = provider.unwrap(&sealed.wrapped_dek, &aad)?;
+            aead::open(&dek, &aad, &sealed.ciphertext)
+        })
     }
 
     /// Moves one wrapped data key from KEK `from` to KEK `to`: unwrap, wrap again with the
@@ -172,8 +179,36 @@ impl Vault {
         wrapped_dek: &[u8],
         to: &str,
     ) -> Result<Vec<u8>, VaultError> {
-        let aad = associated_data(wallet_id, epoch, role);
-        let dek = self.keyring.get(from)?.unwrap(wrapped_dek, &aad)?;
-        self.keyring.get(to)?.wrap(&dek, &aad)
+        self.off_workers(|| {
+            let aad = associated_data(wallet_id, epoch, role);
+            let dek = self.keyring.get(from)?.unwrap(wrapped_dek, &aad)?;
+            self.keyring.get(to)?.wrap(&dek, &aad)
+        })
+    }
+
+    /// Checks that the KEK `kek_id` (the active one, for readiness) can be reached and used
+    /// now.
+    pub fn probe(&self, kek_id: &str) -> Result<(), VaultError> {
+        self.off_workers(|| self.keyring.get(kek_id)?.probe())
+    }
+
+    fn off_workers<T>(&self, f: impl FnOnce() -> T) -> T {
+        if self.keyring.blocks() {
+            off_workers(f)
+        } else {
+            f()
+        }
+    }
+}
+
+/// Runs a call that may block on I/O without stalling the async runtime: on a multi-threaded
+/// runtime the worker's other tasks move to another worker first. Elsewhere (a
+/// current-thread runtime, a plain thread) it just runs.
+pub fn off_workers<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }

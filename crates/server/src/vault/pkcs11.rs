@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::pkcs11_pool::{PoolError, SessionPool};
+
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::aead::GcmParams;
@@ -57,11 +59,12 @@ impl std::fmt::Debug for Pkcs11Config {
 /// A KEK held in a PKCS#11 token. The key never leaves the token; wrapping and unwrapping run
 /// on it with `CKM_AES_GCM`.
 ///
-/// One logged-in session is kept behind a mutex, so calls are serialised; every call blocks on
-/// the token, so async callers should use `spawn_blocking`.
+/// Calls go through a small pool of logged-in sessions ([`SessionPool`]): a session the token
+/// has lost (closed, logged out, device removed) is dropped and a new one opened, so one bad
+/// session never takes the vault down for good. Every call blocks on the token; the vault
+/// moves such calls off the async workers ([`KeyProvider::blocks`]).
 pub struct Pkcs11KeyProvider {
-    session: Mutex<Session>,
-    key: ObjectHandle,
+    pool: SessionPool,
     kek_id: String,
 }
 
@@ -109,9 +112,9 @@ impl Pkcs11KeyProvider {
     /// Destroys this KEK inside the token. Every share it wrapped becomes unreadable for good,
     /// so callers check first that no stored share still names it.
     pub fn destroy(self) -> Result<(), VaultError> {
-        self.session()?
-            .destroy_object(self.key)
-            .map_err(|e| provider_err("C_DestroyObject", e))
+        self.pool
+            .run(|session, key| session.destroy_object(key))
+            .map_err(|e| pool_err("C_DestroyObject", e))
     }
 
     /// The process-wide PKCS#11 context for `module`, loading and initialising the module on
@@ -197,11 +200,11 @@ impl Pkcs11KeyProvider {
         };
         check_key(&session, key, &config.key_label)?;
 
+        let kek_id = Self::kek_id_for(&config.token_label, &config.key_label);
         Ok((
             Self {
-                session: Mutex::new(session),
-                key,
-                kek_id: Self::kek_id_for(&config.token_label, &config.key_label),
+                pool: SessionPool::new(config, session, key),
+                kek_id,
             },
             created,
         ))
@@ -209,7 +212,7 @@ impl Pkcs11KeyProvider {
 }
 
 /// A login failure in words an operator can act on; never contains the PIN.
-fn login_err(token: &str, e: CkError) -> VaultError {
+pub(super) fn login_err(token: &str, e: CkError) -> VaultError {
     let what = match &e {
         CkError::Pkcs11(RvError::PinIncorrect, _) => {
             "the user PIN was refused (check TANDEM_VAULT_PKCS11_PIN)".to_owned()
@@ -232,7 +235,7 @@ fn login_err(token: &str, e: CkError) -> VaultError {
 
 /// The slot whose token carries `label` (SoftHSM moves a token to a new slot id when it is
 /// initialised, so slot numbers are not stable).
-fn find_token(ctx: &Pkcs11, label: &str) -> Result<Slot, VaultError> {
+pub(super) fn find_token(ctx: &Pkcs11, label: &str) -> Result<Slot, VaultError> {
     let slots = ctx
         .get_slots_with_initialized_token()
         .map_err(|e| provider_err("C_GetSlotList", e))?;
@@ -265,7 +268,7 @@ fn key_template(label: &str) -> Vec<Attribute> {
     ]
 }
 
-fn find_key(session: &Session, label: &str) -> Result<Option<ObjectHandle>, VaultError> {
+pub(super) fn find_key(session: &Session, label: &str) -> Result<Option<ObjectHandle>, VaultError> {
     let keys = session
         .find_objects(&key_template(label))
         .map_err(|e| provider_err("C_FindObjects", e))?;
@@ -331,11 +334,12 @@ fn check_key(session: &Session, key: ObjectHandle, label: &str) -> Result<(), Va
     Ok(())
 }
 
-impl Pkcs11KeyProvider {
-    fn session(&self) -> Result<std::sync::MutexGuard<'_, Session>, VaultError> {
-        self.session
-            .lock()
-            .map_err(|_| VaultError::Provider("pkcs11: session lock poisoned".to_owned()))
+/// A pooled call's failure: an unreachable token is [`VaultError::Unavailable`], anything
+/// else the provider error of `what`.
+fn pool_err(what: &str, e: PoolError) -> VaultError {
+    match e {
+        PoolError::Unavailable(msg) => VaultError::Unavailable(msg),
+        PoolError::Op(e) => provider_err(what, e),
     }
 }
 
@@ -344,17 +348,23 @@ impl KeyProvider for Pkcs11KeyProvider {
         &self.kek_id
     }
 
+    fn blocks(&self) -> bool {
+        true
+    }
+
     fn wrap(&self, dek: &[u8; 32], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
         let mut iv = [0u8; IV_LEN];
         getrandom::fill(&mut iv).map_err(|_| VaultError::Random)?;
         let tag_bits = Ulong::try_from(TAG_LEN * 8).map_err(|e| provider_err("tag length", e))?;
-        let mut iv_param = iv;
-        let params =
-            GcmParams::new(&mut iv_param, aad, tag_bits).map_err(|e| provider_err("GCM", e))?;
+        // The parameters borrow the IV mutably, so each (re)try builds its own.
         let sealed = self
-            .session()?
-            .encrypt(&Mechanism::AesGcm(params), self.key, dek)
-            .map_err(|e| provider_err("C_Encrypt", e))?;
+            .pool
+            .run(|session, key| {
+                let mut iv_param = iv;
+                let params = GcmParams::new(&mut iv_param, aad, tag_bits)?;
+                session.encrypt(&Mechanism::AesGcm(params), key, dek)
+            })
+            .map_err(|e| pool_err("C_Encrypt", e))?;
         if sealed.len() != DEK_LEN + TAG_LEN {
             return Err(VaultError::Provider(
                 "pkcs11: unexpected AES-GCM output length".to_owned(),
@@ -371,17 +381,22 @@ impl KeyProvider for Pkcs11KeyProvider {
             return Err(VaultError::Authentication);
         }
         let (iv, sealed) = wrapped.split_at(IV_LEN);
-        let mut iv: [u8; IV_LEN] = iv.try_into().map_err(|_| VaultError::Authentication)?;
+        let iv: [u8; IV_LEN] = iv.try_into().map_err(|_| VaultError::Authentication)?;
         let tag_bits = Ulong::try_from(TAG_LEN * 8).map_err(|_| VaultError::Authentication)?;
-        let params =
-            GcmParams::new(&mut iv, aad, tag_bits).map_err(|_| VaultError::Authentication)?;
-        // Any failure is an authentication failure: SoftHSM reports a bad tag as
-        // CKR_GENERAL_ERROR, other modules as CKR_ENCRYPTED_DATA_INVALID.
+        // A token that cannot be reached is `Unavailable`; any other failure of the decryption
+        // itself is an authentication failure: SoftHSM reports a bad tag as CKR_GENERAL_ERROR,
+        // other modules as CKR_ENCRYPTED_DATA_INVALID.
         let plain = Zeroizing::new(
-            self.session()
-                .map_err(|_| VaultError::Authentication)?
-                .decrypt(&Mechanism::AesGcm(params), self.key, sealed)
-                .map_err(|_| VaultError::Authentication)?,
+            self.pool
+                .run(|session, key| {
+                    let mut iv = iv;
+                    let params = GcmParams::new(&mut iv, aad, tag_bits)?;
+                    session.decrypt(&Mechanism::AesGcm(params), key, sealed)
+                })
+                .map_err(|e| match e {
+                    PoolError::Unavailable(msg) => VaultError::Unavailable(msg),
+                    PoolError::Op(_) => VaultError::Authentication,
+                })?,
         );
         if plain.len() != DEK_LEN {
             return Err(VaultError::Authentication);

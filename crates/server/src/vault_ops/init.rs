@@ -39,7 +39,7 @@ pub async fn init(
     clock: SharedClock,
 ) -> Result<InitReport, VaultOpsError> {
     let kind = config.vault.provider;
-    let keyring = keyring_from_config(config)?;
+    let keyring = keyring_from_config(config, super::Purpose::Admin)?;
     let source = keyring.source(kind).ok_or_else(|| {
         VaultOpsError::Setup(format!(
             "vault.provider = \"{}\" is not configured",

@@ -38,7 +38,7 @@ pub async fn retire(
     store: Store,
     clock: SharedClock,
 ) -> Result<RetireReport, VaultOpsError> {
-    let keyring = keyring_from_config(config)?;
+    let keyring = keyring_from_config(config, super::Purpose::Admin)?;
     let mut report = RetireReport::default();
     for record in registry::list(store.pool()).await? {
         match record.state {

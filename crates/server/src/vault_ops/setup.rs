@@ -32,9 +32,15 @@ pub struct VaultSession {
     pub warnings: Vec<String>,
 }
 
-/// The key sources this configuration reaches: the key-file family always (it only reads
-/// files that exist), the PKCS#11 token when `[vault.pkcs11]` names one.
-pub fn keyring_from_config(config: &Config) -> Result<Arc<Keyring>, VaultOpsError> {
+/// The key sources this configuration reaches: the PKCS#11 token when `[vault.pkcs11]` names
+/// one, and the key-file family (it only reads files that exist), except for a server
+/// configured for `pkcs11`: it never touches a key file, so that someone able to write the
+/// database cannot point seals or opens at a leftover (weaker) local key. Administrative
+/// commands reach both, since migrating from the key file to the token needs both.
+pub fn keyring_from_config(
+    config: &Config,
+    purpose: Purpose,
+) -> Result<Arc<Keyring>, VaultOpsError> {
     let mut sources: Vec<Arc<dyn KekSource>> = Vec::new();
     let pkcs11 = Pkcs11Source::from_settings(&config.vault.pkcs11);
     if config.vault.provider == VaultProviderKind::Pkcs11 {
@@ -53,7 +59,9 @@ pub fn keyring_from_config(config: &Config) -> Result<Arc<Keyring>, VaultOpsErro
     if let Some(source) = pkcs11 {
         sources.push(Arc::new(source));
     }
-    sources.push(Arc::new(LocalSource::new(config.key_file())));
+    if purpose == Purpose::Admin || config.vault.provider == VaultProviderKind::Local {
+        sources.push(Arc::new(LocalSource::new(config.key_file())));
+    }
     Ok(Arc::new(Keyring::new(sources)))
 }
 
@@ -70,7 +78,7 @@ pub async fn prepare(
     clock: SharedClock,
     purpose: Purpose,
 ) -> Result<VaultSession, VaultOpsError> {
-    let keyring = keyring_from_config(config)?;
+    let keyring = keyring_from_config(config, purpose)?;
     let registered = registry::active(store.pool()).await?;
     let (active, bootstrap) = match registered {
         Some(record) => {
@@ -190,6 +198,9 @@ fn unusable_active(config: &Config, kek_id: &str, e: VaultError) -> VaultOpsErro
         }
         (Some(VaultProviderKind::Pkcs11), VaultError::UnknownKek(_)) => {
             " (the key is not on the configured token: was it deleted, or is this the wrong token?)"
+        }
+        (_, VaultError::ForeignKek { .. }) => {
+            " (run `tandem vault migrate --to pkcs11` to move every share into the token first)"
         }
         (Some(VaultProviderKind::Local), VaultError::UnknownKek(_)) => {
             " (its key file is missing next to vault.key_file; copy it from the host that rotated)"

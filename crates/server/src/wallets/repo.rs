@@ -25,6 +25,9 @@ pub enum WalletError {
     MissingShare,
     #[error("vault: {0}")]
     Vault(String),
+    /// The key store cannot be reached now (retryable); see [`crate::vault::VaultError::Unavailable`].
+    #[error("vault unavailable: {0}")]
+    VaultUnavailable(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -87,6 +90,13 @@ impl Wallets {
             .await?
             .map(|r| r.kek_id)
             .unwrap_or_else(|| self.vault.kek_id().to_owned()))
+    }
+
+    /// Checks the active KEK can be used right now (readiness: the HSM answers and the key is
+    /// there).
+    pub async fn probe_vault(&self) -> Result<(), WalletError> {
+        let kek = self.active_kek().await?;
+        self.vault.probe(&kek).map_err(shares::vault_error)
     }
 
     /// The wallet `id` if `user_id` owns it. Another user's wallet is reported as not found.
@@ -402,6 +412,8 @@ impl Wallets {
             return Err(WalletError::Conflict);
         }
         tx.commit().await?;
+        // The old share's bytes must not survive in the database files either (K2).
+        self.store.scrub_deleted().await;
         failpoint!("server.refresh.after_commit");
         let mut updated = wallet.clone();
         updated.epoch = new_epoch;

@@ -2,7 +2,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::vault::{SealedShare, Vault};
+use crate::vault::{SealedShare, Vault, VaultError};
 
 use super::repo::WalletError;
 
@@ -18,7 +18,7 @@ pub(crate) fn seal(
 ) -> Result<SealedShare, WalletError> {
     vault
         .seal_with(kek_id, wallet_id, epoch, SERVER_ROLE, share)
-        .map_err(|e| WalletError::Vault(e.to_string()))
+        .map_err(vault_error)
 }
 
 pub(crate) fn open(
@@ -29,5 +29,12 @@ pub(crate) fn open(
 ) -> Result<Zeroizing<Vec<u8>>, WalletError> {
     vault
         .open(wallet_id, epoch, SERVER_ROLE, sealed)
-        .map_err(|e| WalletError::Vault(e.to_string()))
+        .map_err(vault_error)
+}
+
+pub(crate) fn vault_error(e: VaultError) -> WalletError {
+    match e {
+        VaultError::Unavailable(msg) => WalletError::VaultUnavailable(msg),
+        other => WalletError::Vault(other.to_string()),
+    }
 }

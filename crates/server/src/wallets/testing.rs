@@ -84,3 +84,56 @@ pub async fn open_current_share(
     let (wallet, share) = wallets.get_for_ceremony(&owner, wallet_id).await?;
     wallets.open_share(&wallet, share, wallet.epoch, Access::Active)
 }
+
+/// One wallet's current sealed share exactly as stored (KEK id, wrapped data key,
+/// ciphertext), for tests that play someone with write access to the database.
+pub async fn current_sealed(
+    store: &Store,
+    wallet_id: &str,
+) -> Result<crate::vault::SealedShare, WalletError> {
+    let row = sqlx::query(
+        "SELECT s.kek_id, s.wrapped_dek, s.ciphertext FROM server_shares s \
+         JOIN wallets w ON w.id = s.wallet_id AND w.epoch = s.epoch \
+         WHERE s.wallet_id = $1 AND s.state = 'current'",
+    )
+    .bind(wallet_id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(WalletError::MissingShare)?;
+    Ok(crate::vault::SealedShare {
+        kek_id: row.try_get("kek_id")?,
+        wrapped_dek: row.try_get("wrapped_dek")?,
+        ciphertext: row.try_get("ciphertext")?,
+    })
+}
+
+/// Overwrites a wallet's current sealed share (a database writer restoring an old row).
+pub async fn overwrite_current_sealed(
+    store: &Store,
+    wallet_id: &str,
+    sealed: &crate::vault::SealedShare,
+) -> Result<(), WalletError> {
+    sqlx::query(
+        "UPDATE server_shares SET kek_id = $1, wrapped_dek = $2, ciphertext = $3 \
+         WHERE wallet_id = $4 AND state = 'current'",
+    )
+    .bind(&sealed.kek_id)
+    .bind(&sealed.wrapped_dek)
+    .bind(&sealed.ciphertext)
+    .bind(wallet_id)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Makes `kek_id` the registry's active KEK, bypassing every check (a database writer).
+pub async fn force_active_kek(store: &Store, kek_id: &str) -> Result<(), WalletError> {
+    sqlx::query("UPDATE vault_keks SET state = 'previous' WHERE state = 'active'")
+        .execute(store.pool())
+        .await?;
+    sqlx::query("UPDATE vault_keks SET state = 'active' WHERE kek_id = $1")
+        .bind(kek_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
