@@ -282,11 +282,11 @@ fn shape(rng: &mut XorShift) -> Shape {
             (name.clone(), fields)
         })
         .collect();
-    for child in 1..count {
+    for (child, name) in names.iter().enumerate().skip(1) {
         // Every struct after the first is referenced by an earlier one.
         let parent = rng.below(child);
         // At most one short dimension on struct references keeps the value tree small.
-        let ty = format!("{}{}", names[child], ["", "", "[]", "[2]"][rng.below(4)]);
+        let ty = format!("{name}{}", ["", "", "[]", "[2]"][rng.below(4)]);
         let fields = &mut structs[parent].1;
         fields.insert(rng.below(fields.len() + 1), (format!("s{child}"), ty));
     }
@@ -549,16 +549,28 @@ fn documented_divergences() {
     let mut missing = base("string", json!(""));
     missing["message"] = json!({});
     let cases = [
-        ("bool from the string \"false\"", base("bool", json!("false"))),
+        (
+            "bool from the string \"false\"",
+            base("bool", json!("false")),
+        ),
         ("string missing (eth-account signs a zero word)", missing),
         ("message key not in the type", extra),
-        ("fixed array of the wrong length", base("uint8[3]", json!([1]))),
-        ("bytes32 from short hex (eth-account pads)", base("bytes32", json!("0x01"))),
+        (
+            "fixed array of the wrong length",
+            base("uint8[3]", json!([1])),
+        ),
+        (
+            "bytes32 from short hex (eth-account pads)",
+            base("bytes32", json!("0x01")),
+        ),
         ("bytes4 from 4 bytes of text", base("bytes4", json!("abcd"))),
         ("bytes from odd-length hex", base("bytes", json!("0xabc"))),
         ("string from a number", base("string", json!(5))),
         ("bool from a number", base("bool", json!(2))),
-        ("address without 0x", base("address", json!("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"))),
+        (
+            "address without 0x",
+            base("address", json!("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")),
+        ),
         ("null struct (eth-account signs a zero word)", {
             let mut case = base("S", Value::Null);
             case["types"]["S"] = json!([{"name": "x", "type": "uint8"}]);
@@ -571,6 +583,9 @@ fn documented_divergences() {
         let ours = ours(case);
         println!("{what}: ours {ours:?}, eth-account {answer:?}");
         assert!(ours.is_err(), "{what}: we sign it");
-        assert!(answer.is_ok(), "{what}: eth-account refuses it too, not a divergence");
+        assert!(
+            answer.is_ok(),
+            "{what}: eth-account refuses it too, not a divergence"
+        );
     }
 }

@@ -295,10 +295,10 @@ impl Types {
             }
             order.push(index);
             for field in &self.structs[index].fields {
-                if let Base::Struct(dep) = field.ty.base {
-                    if !seen[dep] {
-                        pending.push(dep);
-                    }
+                if let Base::Struct(dep) = field.ty.base
+                    && !seen[dep]
+                {
+                    pending.push(dep);
                 }
             }
         }

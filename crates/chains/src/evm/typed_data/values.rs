@@ -92,13 +92,13 @@ impl<'t> Encoder<'t> {
         let Value::Array(items) = value else {
             return Err(path.invalid(atomic::expected("an array", value)));
         };
-        if let Some(length) = outer {
-            if items.len() != *length {
-                return Err(path.invalid(format!(
-                    "expected exactly {length} elements, found {}",
-                    items.len()
-                )));
-            }
+        if let Some(length) = outer
+            && items.len() != *length
+        {
+            return Err(path.invalid(format!(
+                "expected exactly {length} elements, found {}",
+                items.len()
+            )));
         }
         let mut hasher = Keccak256::new();
         for (index, item) in items.iter().enumerate() {
