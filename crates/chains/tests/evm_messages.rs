@@ -443,7 +443,7 @@ fn eip712_exponential_type_trees_cost_linear_work() {
 #[test]
 fn eip712_type_hashing_work_is_capped() {
     // A chain of 127 types, each with 8 long field names: every struct's encodeType repeats
-    // all the definitions after it (~9 MB in all), over MAX_ENCODED_TYPES_BYTES.
+    // all the definitions after it (~9 MB in all), over MAX_ENCODED_TYPES_BYTES (256 KiB).
     let long = |i: usize| format!("{}{i}", "f".repeat(120));
     let mut types = serde_json::Map::new();
     for t in 0..127 {
@@ -464,7 +464,7 @@ fn eip712_type_hashing_work_is_capped() {
     );
     let detail = refusal(json);
     assert!(
-        detail.contains("expand to more than 1048576 bytes"),
+        detail.contains("expand to more than 262144 bytes"),
         "{detail}"
     );
 }

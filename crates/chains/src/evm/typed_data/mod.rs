@@ -47,7 +47,7 @@ pub mod limits {
     pub const MAX_FIXED_ARRAY_LENGTH: usize = 65_536;
     /// Total length of the `encodeType` strings of all structs hashed for one
     /// request: the type hashing work, whatever the shape of the type graph.
-    pub const MAX_ENCODED_TYPES_BYTES: usize = 1024 * 1024;
+    pub const MAX_ENCODED_TYPES_BYTES: usize = 256 * 1024;
     /// Struct and array levels of nesting in `message` (and `domain`).
     pub const MAX_VALUE_DEPTH: usize = 64;
     /// JSON values (structs, arrays, atomic values) encoded for one request.
