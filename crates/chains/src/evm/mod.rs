@@ -17,7 +17,6 @@ mod personal_sign;
 mod prepared;
 mod transaction;
 mod typed_data;
-mod typed_data_checks;
 mod unsigned_tx;
 
 pub use address::address;
@@ -26,4 +25,4 @@ pub use intent::Intent;
 pub use personal_sign::prepare_personal_sign;
 pub use prepared::Prepared;
 pub use transaction::{MAX_TRANSACTION_BYTES, prepare_transaction};
-pub use typed_data::{MAX_TYPED_DATA_BYTES, prepare_typed_data};
+pub use typed_data::{MAX_TYPED_DATA_BYTES, limits as typed_data_limits, prepare_typed_data};
