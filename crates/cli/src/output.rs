@@ -10,7 +10,7 @@ use tandem_client::ClientError;
 pub fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) {
     if json {
         match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => println!("{}", json_escape(&s)),
             Err(e) => eprintln!("error: cannot encode the output: {e}"),
         }
     } else {
@@ -24,7 +24,7 @@ pub fn error(json: bool, e: &ClientError) {
             ClientError::Api(api) => serde_json::to_value(api).unwrap_or_default(),
             other => serde_json::json!({ "code": "client_error", "message": other.to_string() }),
         };
-        eprintln!("{body}");
+        eprintln!("{}", json_escape(&body.to_string()));
     } else {
         // An API error's message is server text: one line, escaped. Local errors may span
         // lines (a refused configuration) but get no control characters through either.
@@ -42,6 +42,21 @@ pub fn error(json: bool, e: &ClientError) {
 /// rewrite earlier output, nor reorder or hide what is printed around it.
 pub fn clean(s: &str) -> String {
     escape(s, false)
+}
+
+/// JSON escapes only C0 controls, quotes and backslashes; C1 controls, bidi overrides and
+/// invisible characters inside strings pass through raw. They can only occur inside strings
+/// (JSON's own syntax is ASCII), where a `\uXXXX` escape means the same character.
+fn json_escape(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c != '\n' && is_unsafe(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn escape(s: &str, keep_layout: bool) -> String {
@@ -85,6 +100,11 @@ mod tests {
             clean("ordinary text, ünïcødé 🙂"),
             "ordinary text, ünïcødé 🙂"
         );
+        let json = serde_json::to_string(&serde_json::json!({ "a": evil })).unwrap();
+        let escaped = json_escape(&json);
+        assert!(escaped.chars().all(|c| !is_unsafe(c)));
+        let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back["a"], evil);
     }
 }
 
