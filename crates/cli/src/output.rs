@@ -82,7 +82,23 @@ fn is_unsafe(c: char) -> bool {
             | '\u{fff9}'..='\u{fffb}' | '\u{206a}'..='\u{206f}')
 }
 
+/// A spinner on stderr while a ceremony runs (hidden with `--json` or without a terminal).
+pub fn spinner(json: bool, message: &str) -> ProgressBar {
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -106,19 +122,4 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
         assert_eq!(back["a"], evil);
     }
-}
-
-/// A spinner on stderr while a ceremony runs (hidden with `--json` or without a terminal).
-pub fn spinner(json: bool, message: &str) -> ProgressBar {
-    let bar = if json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-        bar.set_style(style);
-    }
-    bar.set_message(message.to_owned());
-    bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    bar
 }

@@ -27,9 +27,9 @@ impl KdfParams {
         p: 1,
     };
 
-    /// The default for new stores: 256 MiB, 3 passes, 1 lane, about 0.5 to 0.75 s per guess on
-    /// one core of a 2-core 2026 server (measured: docs/server.md, "Device side"), so a stolen share file costs
-    /// an attacker that much memory-hard work per passphrase tried.
+    /// The default for new stores: 256 MiB, 3 passes, 1 lane: 0.75 s of CPU per guess on one
+    /// core of a 2-core 2026 server (measured: docs/server.md, "Device side"), so a stolen
+    /// share file costs an attacker that much memory-hard work per passphrase tried.
     pub const RECOMMENDED: KdfParams = KdfParams {
         m_kib: 256 * 1024,
         t: 3,

@@ -71,7 +71,7 @@ pub fn check_new_passphrase(passphrase: &str) -> Result<(), StoreError> {
 fn is_repetition(s: &str) -> bool {
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
-    (1..=n / 2).any(|p| n % p == 0 && chars.chunks(p).all(|c| c == &chars[..p]))
+    (1..=n / 2).any(|p| n.is_multiple_of(p) && chars.chunks(p).all(|c| c == &chars[..p]))
 }
 
 #[cfg(test)]
