@@ -17,6 +17,11 @@ pub struct Cli {
     /// Also trust this PEM CA certificate (e.g. a development server's certificate).
     #[arg(long, global = true, env = "TANDEM_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for each step of talking to the server (connecting, an HTTP answer,
+    /// the ceremony socket's upgrade and handshake, each ceremony round) before giving up.
+    #[arg(long, global = true, env = "TANDEM_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, alias = "format-json")]
     pub json: bool,
@@ -232,6 +237,9 @@ pub enum SessionCommand {
     List,
     /// Revoke one of your sessions.
     Revoke { id: String },
+    /// Remove the channel key pinned for the server (`--server`, else the saved login's),
+    /// after its operator confirmed the key changed; the next login pins the new one.
+    ForgetServer,
 }
 
 #[derive(Args, Debug)]

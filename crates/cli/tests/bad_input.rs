@@ -5,7 +5,11 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use common::http::Http;
+use common::transport::{Answer, FakeHttp, Relay, WsMode};
 use common::{Backend, Cli, Server, each_backend, unique_email};
 use serde_json::json;
 
@@ -260,4 +264,279 @@ async fn server_process_has_core_dumps_disabled() {
         .unwrap();
     let fields: Vec<&str> = core.split_whitespace().collect();
     assert_eq!(&fields[4..6], &["0", "0"], "{core}");
+}
+
+/// Runs a command that must fail; returns its stderr and how long it took.
+fn failing(cli: &Cli, args: &[&str]) -> (String, Duration) {
+    let start = Instant::now();
+    let out = cli.run(args);
+    let took = start.elapsed();
+    assert!(!out.status.success(), "tandem {args:?} succeeded");
+    (String::from_utf8_lossy(&out.stderr).into_owned(), took)
+}
+
+/// Gives a CLI a saved login for a fake server (which never checks the token).
+fn fake_login(cli: &Cli, url: &str) {
+    let profile = json!({
+        "server": url, "token": "tdm_fake", "email": "fake@example.test", "session_id": "s1",
+    });
+    std::fs::create_dir_all(cli.home()).unwrap();
+    std::fs::write(cli.home().join("session.json"), profile.to_string()).unwrap();
+}
+
+/// A stalled proxy kept `tandem sign` hanging for ever; each step now has a deadline
+/// (`--timeout`, 30 s by default like the server's round timeout) and says which it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_peers_time_out_naming_the_step() {
+    // An HTTP server that reads the request and never answers.
+    let stalled = FakeHttp::start(Arc::new(|_: &str| Answer::Stall)).await;
+    let cli = Cli::for_url(&stalled.url);
+    fake_login(&cli, &stalled.url);
+    for args in [
+        &["--timeout", "2", "wallet", "list"][..],
+        &[
+            "--timeout",
+            "2",
+            "login",
+            "--email",
+            "a@example.test",
+            "--send-only",
+        ][..],
+    ] {
+        let (err, took) = failing(&cli, args);
+        assert!(
+            err.contains("timed out after 2s waiting for the server's HTTP answer"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+            "{took:?}"
+        );
+    }
+
+    // The ceremony socket, stalled by a proxy at the upgrade, in the handshake and in a round.
+    let server = Server::start(&Backend::Sqlite);
+    let relay = Relay::start(&server.url).await;
+    let cli = Cli::new(&server).with_env("TANDEM_SERVER", &relay.url);
+    cli.login(&server, &unique_email("stall"));
+    let wallet = cli.json(&["wallet", "create", "--chain", "evm"]);
+    let id = wallet["id"].as_str().unwrap();
+    for (mode, step) in [
+        (WsMode::StallUpgrade, "the ceremony socket upgrade"),
+        (
+            WsMode::StallAfterFrames(0),
+            "the encrypted channel handshake",
+        ),
+        (
+            WsMode::StallAfterFrames(1),
+            "the server in a ceremony round",
+        ),
+    ] {
+        relay.set_ws_mode(mode);
+        let (err, took) = failing(
+            &cli,
+            &[
+                "--timeout",
+                "3",
+                "sign",
+                "message",
+                "--wallet",
+                id,
+                "stalled",
+            ],
+        );
+        assert!(
+            err.contains(&format!("timed out after 3s waiting for {step}")),
+            "{mode:?}: {err}"
+        );
+        // The store's Argon2 runs before the clock starts; the deadline itself is 3 s.
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_secs(12),
+            "{mode:?}: {took:?}"
+        );
+    }
+    // Once the proxy behaves, the same wallet signs.
+    relay.set_ws_mode(WsMode::Relay);
+    let signed = cli.json(&["sign", "message", "--wallet", id, "after the stall"]);
+    let sig = signed["signature"].as_str().unwrap();
+    assert_eq!(
+        common::verify::recover_personal(b"after the stall", sig).to_checksum(None),
+        wallet["address"].as_str().unwrap()
+    );
+}
+
+/// The highest resident set size a process reached, watched until it exits.
+fn peak_rss_kib(mut child: std::process::Child) -> (std::process::Output, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(status) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (child.wait_with_output().unwrap(), peak)
+}
+
+/// A 1 GiB answer pushed `tandem wallet list` to 2.2 GiB of RSS: answers are now read
+/// chunk by chunk and refused past 4 MiB, announced or not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_answer_is_refused_with_bounded_memory() {
+    for answer in [Answer::HugeDeclared, Answer::HugeChunked] {
+        let a = answer.clone();
+        let fake = FakeHttp::start(Arc::new(move |_: &str| a.clone())).await;
+        let cli = Cli::for_url(&fake.url);
+        fake_login(&cli, &fake.url);
+        let start = Instant::now();
+        let (out, peak_kib) = peak_rss_kib(cli.spawn(&["--timeout", "20", "wallet", "list"]));
+        let took = start.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains("larger than the 4194304-byte limit"), "{err}");
+        println!(
+            "huge answer ({}): refused after {took:?}, {} bytes pushed, peak RSS {} KiB",
+            if matches!(answer, Answer::HugeDeclared) {
+                "declared"
+            } else {
+                "chunked"
+            },
+            fake.sent(),
+            peak_kib
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        // What crossed the socket is bounded by the cap plus kernel buffers.
+        assert!(fake.sent() < 64 << 20, "{} bytes sent", fake.sent());
+        assert!(
+            peak_kib > 0 && peak_kib < 160 * 1024,
+            "peak RSS {peak_kib} KiB"
+        );
+    }
+}
+
+/// Control characters in server text could spoof the CLI's output (clear the screen, rewrite
+/// a line, reverse an address): every server string is escaped before it is printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_text_never_reaches_the_terminal_raw() {
+    const EVIL: &str = "\u{1b}[2J\u{1b}]0;title\u{7}\r\n\u{202e}\u{9b}31m\u{2067}";
+    let wallet = json!({
+        "id": format!("w-{EVIL}"), "chain": "evm", "address": format!("0xdead{EVIL}"),
+        "public_key": EVIL, "epoch": 0, "status": "active", "created_at": 0,
+    });
+    let session = json!({
+        "id": format!("s-{EVIL}"), "auth_method": EVIL, "created_at": 0, "refreshed_at": 0,
+        "expires_at": 0, "absolute_expires_at": 0, "current": true,
+    });
+    let (w, s) = (wallet.clone(), session.clone());
+    let fake = FakeHttp::start(Arc::new(move |line: &str| {
+        if line.starts_with("GET /v1/wallets ") {
+            Answer::Json(200, json!({ "wallets": [w] }).to_string())
+        } else if line.starts_with("GET /v1/sessions ") {
+            Answer::Json(200, json!({ "sessions": [s] }).to_string())
+        } else if line.starts_with("GET /v1/session ") {
+            Answer::Json(200, s.to_string())
+        } else {
+            let message = format!("no{EVIL}");
+            Answer::Json(
+                400,
+                json!({ "code": "invalid_request", "message": message }).to_string(),
+            )
+        }
+    }))
+    .await;
+    let cli = Cli::for_url(&fake.url);
+    fake_login(&cli, &fake.url);
+    let raw = |out: &[u8]| {
+        let text = String::from_utf8_lossy(out);
+        text.contains(['\u{1b}', '\r', '\u{7}', '\u{202e}', '\u{9b}', '\u{2067}'])
+    };
+    for args in [
+        &["wallet", "list"][..],
+        &["session", "status"][..],
+        &["session", "list"][..],
+        &["session", "refresh"][..],
+        &["--json", "wallet", "list"][..],
+        &["--json", "session", "refresh"][..],
+    ] {
+        let out = cli.run(args);
+        assert!(!raw(&out.stdout), "{args:?} printed raw control characters");
+        assert!(
+            !raw(&out.stderr),
+            "{args:?} printed raw control characters on stderr"
+        );
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            shown.contains("\\u{1b}") || shown.contains("\\u001b"),
+            "{args:?}: the text is escaped, not dropped: {shown}"
+        );
+    }
+    // Human output keeps one line per wallet: the server's newline did not add one.
+    let out = cli.run(&["wallet", "list"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+/// One passphrase rule on every path that chooses one: the environment, the prompt (on a
+/// real terminal) and the SDK (crates/client/tests/share_store.rs).
+#[tokio::test(flavor = "multi_thread")]
+async fn weak_passphrases_are_refused_from_the_environment_and_the_prompt() {
+    let server = Server::start(&Backend::Sqlite);
+    for weak in ["x", "password1234", "tandemtandem"] {
+        let cli = Cli::new(&server).with_env("TANDEM_PASSPHRASE", weak);
+        cli.login(&server, &unique_email("weak"));
+        let (err, _) = failing(&cli, &["wallet", "create", "--chain", "evm"]);
+        assert!(err.contains("passphrase refused"), "{weak}: {err}");
+        assert!(
+            !err.contains(weak) || weak == "x",
+            "{weak}: the error shows it: {err}"
+        );
+        assert!(!cli.home().join("shares/keystore.json").exists());
+    }
+
+    // The prompt, typed on a pseudo-terminal (`script` from util-linux gives the CLI one).
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("TANDEM_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "`script` (util-linux) is missing and TANDEM_REQUIRE_PEERS=1"
+        );
+        println!("skipped the prompt case: `script` (util-linux) is not installed");
+        return;
+    }
+    let cli = Cli::new(&server).with_env("TANDEM_PASSPHRASE", "");
+    cli.login(&server, &unique_email("prompt"));
+    let command = format!("{} wallet create --chain evm", env!("CARGO_BIN_EXE_tandem"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TANDEM_HOME", cli.home())
+        .env("TANDEM_SERVER", &server.url)
+        .env_remove("TANDEM_PASSPHRASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"password1234\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("New passphrase"), "{text}");
+    assert!(text.contains("passphrase refused"), "{text}");
+    assert!(!cli.home().join("shares/keystore.json").exists());
 }

@@ -42,6 +42,15 @@ async fn wallet_from_one_instance_signs_through_the_other_and_logout_is_shared()
         serde_json::from_str(&std::fs::read_to_string(&profile_path).unwrap()).unwrap();
     profile["server"] = b.url.clone().into();
     std::fs::write(&profile_path, profile.to_string()).unwrap();
+    // Channel keys are pinned per origin, and B is another origin of the same deployment
+    // (same channel key): pin it as a login through B would.
+    let known_path = cli_a.home().join("known_servers.json");
+    let mut known: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&known_path).unwrap()).unwrap();
+    let pin = known["servers"][a.url.as_str()].clone();
+    assert!(pin.is_object(), "{known}");
+    known["servers"][b.url.as_str()] = pin;
+    std::fs::write(&known_path, known.to_string()).unwrap();
 
     let r = run_b(&["sign", "message", "--wallet", evm_id, "via B"]);
     assert_eq!(

@@ -1,5 +1,7 @@
 //! The HTTP half of the API (login, sessions, wallet listing).
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -11,17 +13,61 @@ use tandem_proto::sign::{PreviewResponse, SignPayload};
 use tandem_proto::wallet::{WalletInfo, WalletList};
 use tandem_proto::{ApiError, ErrorCode};
 
-use crate::error::ClientError;
+use crate::error::{ClientError, TimeoutStep};
+
+/// How long the device waits for each step before giving up with
+/// [`ClientError::Timeout`]. The defaults match the server's round timeout
+/// (`limits.round_timeout_secs`, 30 s): past it the server has abandoned the ceremony anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening a TCP connection (HTTP and the ceremony socket).
+    pub connect: Duration,
+    /// One HTTP call, from sending the request to the last byte of the answer.
+    pub http: Duration,
+    /// The ceremony socket's TLS and WebSocket upgrade.
+    pub upgrade: Duration,
+    /// The encrypted channel's handshake.
+    pub handshake: Duration,
+    /// Each ceremony message awaited from (or sent to) the server.
+    pub round: Duration,
+}
+
+impl Timeouts {
+    /// The same deadline for every step.
+    pub const fn uniform(d: Duration) -> Timeouts {
+        Timeouts {
+            connect: d,
+            http: d,
+            upgrade: d,
+            handshake: d,
+            round: d,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts::uniform(Duration::from_secs(30))
+    }
+}
+
+/// The largest HTTP answer read by default: far above any real one (a wallet list of
+/// thousands of wallets), small enough that a hostile server cannot exhaust memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 /// An HTTP client for one server, optionally holding a session token.
 #[derive(Clone)]
 pub struct ApiClient {
     base: String,
     http: reqwest::Client,
+    /// Extra trusted CAs, kept to rebuild `http` when the timeouts change.
+    extra_roots: Vec<reqwest::Certificate>,
     token: Option<String>,
     server_key: Option<[u8; 32]>,
     /// TLS for the ceremony socket: the web PKI roots plus any extra CA.
     tls: std::sync::Arc<rustls::ClientConfig>,
+    timeouts: Timeouts,
+    max_response: usize,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -29,8 +75,25 @@ impl std::fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("base", &self.base)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("timeouts", &self.timeouts)
             .finish()
     }
+}
+
+fn build_http(
+    roots: &[reqwest::Certificate],
+    timeouts: &Timeouts,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeouts.connect)
+        .user_agent(concat!("tandem-client/", env!("CARGO_PKG_VERSION")));
+    for cert in roots {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Http(e.to_string()))
 }
 
 impl ApiClient {
@@ -41,11 +104,9 @@ impl ApiClient {
     /// Like [`ApiClient::new`], also trusting the CA certificates in `ca_pem` (for a server
     /// with a private or self-signed certificate). Certificates are verified normally.
     pub fn with_ca(base: &str, ca_pem: Option<&[u8]>) -> Result<ApiClient, ClientError> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tandem-client/", env!("CARGO_PKG_VERSION")));
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut extra_roots = Vec::new();
         if let Some(pem) = ca_pem {
             use rustls_pki_types::CertificateDer;
             use rustls_pki_types::pem::PemObject;
@@ -59,27 +120,47 @@ impl ApiClient {
                 ));
             }
             for cert in certs {
-                let reqwest_cert = reqwest::Certificate::from_der(&cert)
-                    .map_err(|e| ClientError::Local(format!("CA certificate: {e}")))?;
-                builder = builder.add_root_certificate(reqwest_cert);
+                extra_roots.push(
+                    reqwest::Certificate::from_der(&cert)
+                        .map_err(|e| ClientError::Local(format!("CA certificate: {e}")))?,
+                );
                 roots
                     .add(cert)
                     .map_err(|e| ClientError::Local(format!("CA certificate: {e}")))?;
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let timeouts = Timeouts::default();
+        let http = build_http(&extra_roots, &timeouts)?;
         let tls = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(ApiClient {
-            base: base.trim_end_matches('/').to_owned(),
+            base: normalise_base(base),
             http,
+            extra_roots,
             token: None,
             server_key: None,
             tls: std::sync::Arc::new(tls),
+            timeouts,
+            max_response: DEFAULT_MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// Replaces the deadlines ([`Timeouts::default`]: 30 s each).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, ClientError> {
+        self.http = build_http(&self.extra_roots, &timeouts)?;
+        self.timeouts = timeouts;
+        Ok(self)
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Caps every HTTP answer's body ([`DEFAULT_MAX_RESPONSE_BYTES`] by default).
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response = limit;
+        self
     }
 
     pub(crate) fn tls(&self) -> std::sync::Arc<rustls::ClientConfig> {
@@ -101,20 +182,23 @@ impl ApiClient {
         self.server_key.as_ref()
     }
 
-    /// Fetches the server's channel key and pins it (trust on first use: call it once, at
-    /// login, and keep the key).
+    /// Fetches the server's channel key and pins it in this client only (trust on first
+    /// use). [`KnownServers::pin_server`](crate::known_servers::KnownServers::pin_server)
+    /// does the same but also remembers the key and refuses a changed one: prefer it.
     pub async fn pin_server_key(mut self) -> Result<Self, ClientError> {
+        self.server_key = Some(self.fetch_server_key().await?);
+        Ok(self)
+    }
+
+    /// The channel key the server presents now (over HTTP: only a pin makes it trustworthy).
+    pub async fn fetch_server_key(&self) -> Result<[u8; 32], ClientError> {
         let key: tandem_proto::channel::ServerKey = self
             .call::<(), _>(Method::GET, "/v1/server-key", None)
             .await?;
-        let bytes = hex::decode(&key.public_key)
+        hex::decode(&key.public_key)
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| {
-                ClientError::Protocol("the server sent an invalid channel key".into())
-            })?;
-        self.server_key = Some(bytes);
-        Ok(self)
+            .ok_or_else(|| ClientError::Protocol("the server sent an invalid channel key".into()))
     }
 
     pub fn base(&self) -> &str {
@@ -206,12 +290,14 @@ impl ApiClient {
         .await
     }
 
-    async fn send<B: Serialize>(
+    /// Sends the request and reads the whole answer within `timeouts.http`, never more
+    /// than `max_response` bytes of it.
+    async fn exchange<B: Serialize>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<reqwest::Response, ClientError> {
+    ) -> Result<Vec<u8>, ClientError> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
@@ -219,18 +305,24 @@ impl ApiClient {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req
-            .send()
+        let limit = self.max_response;
+        let work = async move {
+            let resp = req.send().await.map_err(|e| self.http_error(e))?;
+            let status = resp.status();
+            let bytes = read_capped(resp, limit)
+                .await
+                .map_err(|e| e.unwrap_or_else(|e| self.http_error(e)))?;
+            Ok::<_, ClientError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(self.timeouts.http, work)
             .await
-            .map_err(|e| ClientError::Http(without_url(e)))?;
-        if resp.status().is_success() {
-            return Ok(resp);
+            .map_err(|_| ClientError::Timeout {
+                step: TimeoutStep::Http,
+                after: self.timeouts.http,
+            })??;
+        if status.is_success() {
+            return Ok(bytes);
         }
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Http(without_url(e)))?;
         Err(match serde_json::from_slice::<ApiError>(&bytes) {
             Ok(api) => ClientError::Api(api),
             Err(_) => ClientError::Api(ApiError::new(
@@ -244,20 +336,66 @@ impl ApiClient {
         })
     }
 
+    fn http_error(&self, e: reqwest::Error) -> ClientError {
+        if e.is_connect() && e.is_timeout() {
+            ClientError::Timeout {
+                step: TimeoutStep::Connect,
+                after: self.timeouts.connect,
+            }
+        } else {
+            ClientError::Http(without_url(e))
+        }
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
-        let resp = self.send(method, path, body).await?;
-        resp.json::<T>()
-            .await
+        let bytes = self.exchange(method, path, body).await?;
+        serde_json::from_slice(&bytes)
             .map_err(|e| ClientError::Protocol(format!("unexpected response: {e}")))
     }
 
     async fn call_empty(&self, method: Method, path: &str) -> Result<(), ClientError> {
-        self.send::<()>(method, path, None).await.map(|_| ())
+        self.exchange::<()>(method, path, None).await.map(|_| ())
+    }
+}
+
+/// Reads a body chunk by chunk, stopping as soon as it would exceed `limit` (a declared
+/// `Content-Length` over it is refused before reading anything). `Err(Err(_))` is a
+/// transport error for the caller to classify.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, Result<ClientError, reqwest::Error>> {
+    let too_large = || {
+        Ok(ClientError::TooLarge {
+            what: "an HTTP answer",
+            limit,
+        })
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Err)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The base URL without trailing slashes and with a lower-case scheme (`HTTP://h` is
+/// `http://h`, and the ceremony URL is derived from the scheme).
+fn normalise_base(base: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    match base.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => base.to_owned(),
     }
 }
 

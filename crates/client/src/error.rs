@@ -34,8 +34,58 @@ pub enum ClientError {
     NoShare(String),
     #[error("not logged in")]
     NotLoggedIn,
+    /// A step of talking to the server did not finish within its deadline
+    /// ([`Timeouts`](crate::api::Timeouts)); the server gives up on a stalled ceremony too.
+    #[error("timed out after {}s waiting for {step}", .after.as_secs_f32())]
+    Timeout {
+        step: TimeoutStep,
+        after: std::time::Duration,
+    },
+    /// The server (or something in between) sent more than the device accepts.
+    #[error("the server sent {what} larger than the {limit}-byte limit; refusing it")]
+    TooLarge { what: &'static str, limit: usize },
+    /// The server presented another channel key than the one pinned for its origin.
+    #[error(
+        "the server at {origin} presents the channel key {presented}, but this device pinned {pinned} for it; refusing to continue. \
+         Someone may be intercepting the connection. Compare both with the key the server's operator publishes \
+         (`tandem serve` prints it at start). Only if the operator confirms the change, remove the old pin \
+         (`tandem session forget-server --server {origin}`, or delete the entry from {file}) and log in again"
+    )]
+    ServerKeyChanged {
+        origin: String,
+        pinned: String,
+        presented: String,
+        file: String,
+    },
     #[error("{0}")]
     Local(String),
+}
+
+/// Which wait timed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutStep {
+    /// The TCP connection to the server.
+    Connect,
+    /// An HTTP request (sending it and reading the whole answer).
+    Http,
+    /// The WebSocket upgrade of the ceremony socket (including TLS).
+    Upgrade,
+    /// The encrypted channel's handshake.
+    Handshake,
+    /// The server's next message in a ceremony (or sending ours).
+    Round,
+}
+
+impl std::fmt::Display for TimeoutStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutStep::Connect => "the connection to the server",
+            TimeoutStep::Http => "the server's HTTP answer",
+            TimeoutStep::Upgrade => "the ceremony socket upgrade",
+            TimeoutStep::Handshake => "the encrypted channel handshake",
+            TimeoutStep::Round => "the server in a ceremony round",
+        })
+    }
 }
 
 impl ClientError {

@@ -10,13 +10,15 @@ pub mod ceremony;
 pub mod device;
 pub mod error;
 pub mod failpoints;
+pub mod known_servers;
 pub mod profile;
 pub mod reconcile;
 pub mod signer;
 pub mod store;
 
-pub use api::ApiClient;
+pub use api::{ApiClient, Timeouts};
 pub use device::Device;
-pub use error::ClientError;
+pub use error::{ClientError, TimeoutStep};
+pub use known_servers::KnownServers;
 pub use signer::TandemSigner;
 pub use store::ShareStore;

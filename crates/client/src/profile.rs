@@ -14,8 +14,10 @@ pub struct Profile {
     pub token: String,
     pub email: String,
     pub session_id: String,
-    /// Hex of the server's channel key, pinned at login.
-    #[serde(default)]
+    /// Hex of the server's channel key, as logins before `known_servers.json` saved it.
+    /// Read once to carry the pin over; the pin itself lives in
+    /// [`KnownServers`](crate::known_servers::KnownServers), which logout leaves alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_key: Option<String>,
     /// An extra CA certificate file trusted for this server.
     #[serde(default)]
@@ -66,23 +68,10 @@ impl Profile {
 
     /// Writes the file atomically with mode 0600 (it holds a bearer token).
     pub fn save(&self, dir: &Path) -> Result<(), ClientError> {
-        use std::io::Write;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt;
-        let io = |e: std::io::Error| ClientError::Local(format!("cannot save the session: {e}"));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = dir.join(format!(".session.json.{}", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options.open(&tmp).map_err(io)?;
         let json =
             serde_json::to_vec_pretty(self).map_err(|e| ClientError::Local(e.to_string()))?;
-        file.write_all(&json).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, profile_path(dir)).map_err(io)?;
-        Ok(())
+        write_private(&profile_path(dir), &json)
+            .map_err(|e| ClientError::Local(format!("cannot save the session: {e}")))
     }
 
     pub fn remove(dir: &Path) -> Result<(), ClientError> {
@@ -94,4 +83,27 @@ impl Profile {
             ))),
         }
     }
+}
+
+/// Writes `path` atomically (temp file, fsync, rename) with mode 0600, creating its directory.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }

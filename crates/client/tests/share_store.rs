@@ -15,6 +15,8 @@ use tandem_client::store::{KdfParams, ShareState, ShareStore, StoreError};
 use tempfile::TempDir;
 
 const PASS: &str = "correct horse battery staple";
+/// A second passphrase that passes the passphrase rule.
+const NEW: &str = "another quite long passphrase";
 const W: &str = "wallet-1";
 
 /// Cheap Argon2 so the suite stays fast; one test below uses the real defaults.
@@ -152,7 +154,18 @@ fn params_are_read_from_keystore_on_later_opens() {
         t: 3,
         p: 1,
     };
-    let store = ShareStore::open_with(&dir, PASS, other).unwrap();
+    // A caller asking for costlier parameters than the file's (and below the floor) is
+    // refused: `open_with`'s parameters are also the cheapest it accepts.
+    assert!(matches!(
+        ShareStore::open_with(&dir, PASS, other),
+        Err(StoreError::KdfBelowFloor { .. })
+    ));
+    let cheaper = KdfParams {
+        m_kib: 128,
+        t: 1,
+        p: 1,
+    };
+    let store = ShareStore::open_with(&dir, PASS, cheaper).unwrap();
     assert_eq!(store.kdf_params(), cheap());
 }
 
@@ -417,7 +430,7 @@ fn file_and_directory_modes() {
     assert_eq!(mode(&share_path(&dir, W, 2, "staged")), 0o600);
     store.promote(W, 2).unwrap();
     assert_eq!(mode(&share_path(&dir, W, 2, "current")), 0o600);
-    let store = store.change_passphrase("new").unwrap();
+    let store = store.change_passphrase(NEW).unwrap();
     assert_eq!(mode(&share_path(&dir, W, 2, "current")), 0o600);
     assert_eq!(mode(&dir.join("keystore.json")), 0o600);
     drop(store);
@@ -546,10 +559,10 @@ fn change_passphrase_can_raise_kdf_cost() {
         t: 2,
         p: 1,
     };
-    let new = store.change_passphrase_with("new", stronger).unwrap();
+    let new = store.change_passphrase_with(NEW, stronger).unwrap();
     assert_eq!(new.kdf_params(), stronger);
     drop(new);
-    let new = reopen(&dir, "new").unwrap();
+    let new = reopen(&dir, NEW).unwrap();
     assert_eq!(new.kdf_params(), stronger);
     assert_eq!(new.get(W, 1).unwrap().as_slice(), b"e1");
 }
@@ -564,7 +577,7 @@ fn change_passphrase_aborts_cleanly_on_a_corrupt_share() {
     bytes[10] ^= 1;
     fs::write(&path, bytes).unwrap();
     assert!(matches!(
-        store.change_passphrase("new"),
+        store.change_passphrase(NEW),
         Err(StoreError::Corrupt(_))
     ));
     // No half-written state: the old passphrase still works and no .rekey files remain.
@@ -671,11 +684,13 @@ fn default_kdf_params() {
     assert_eq!(
         KdfParams::default(),
         KdfParams {
-            m_kib: 19_456,
-            t: 2,
+            m_kib: 256 * 1024,
+            t: 3,
             p: 1
         }
     );
+    assert!(KdfParams::default().at_least(&KdfParams::FLOOR));
+    assert!(!KdfParams::OWASP.at_least(&KdfParams::FLOOR));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let store = ShareStore::open(&dir, PASS).unwrap();
@@ -843,7 +858,7 @@ fn interrupted_rekey(committed: bool) -> (TempDir, PathBuf) {
     let done = tmp.path().join("done");
     copy_dir(&dir, &done);
     let store = reopen(&done, PASS).unwrap();
-    drop(store.change_passphrase("new").unwrap());
+    drop(store.change_passphrase(NEW).unwrap());
     for (wallet, file) in [(W, "1.current"), (W, "2.staged"), ("other", "4.current")] {
         fs::copy(
             wallet_dir(&done, wallet).join(file),
@@ -869,7 +884,7 @@ fn assert_all_shares(store: &ShareStore, dir: &Path) {
 fn crash_before_passphrase_change_commit_rolls_back() {
     let (_tmp, dir) = interrupted_rekey(false);
     assert!(matches!(
-        reopen(&dir, "new"),
+        reopen(&dir, NEW),
         Err(StoreError::WrongPassphrase)
     ));
     let store = reopen(&dir, PASS).unwrap();
@@ -883,7 +898,7 @@ fn crash_after_passphrase_change_commit_rolls_forward() {
         reopen(&dir, PASS),
         Err(StoreError::WrongPassphrase)
     ));
-    let store = reopen(&dir, "new").unwrap();
+    let store = reopen(&dir, NEW).unwrap();
     assert_all_shares(&store, &dir);
 }
 
@@ -918,4 +933,145 @@ fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<ShareStore>();
     check::<StoreError>();
+}
+
+#[test]
+fn weak_passphrases_are_refused_on_every_sdk_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    for weak in [
+        "x",
+        "eleven char",
+        "password1234",
+        "Qwertyuiop!!",
+        "abcabcabcabcabc",
+    ] {
+        for result in [
+            ShareStore::open(&dir, weak),
+            ShareStore::open_with(&dir, weak, cheap()),
+        ] {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(err, StoreError::WeakPassphrase(_)),
+                "{weak}: {err}"
+            );
+            assert!(!err.to_string().contains(weak), "{err}");
+        }
+        assert!(!ShareStore::exists(&dir), "{weak}: a store was created");
+    }
+    let (_tmp, dir, store) = fresh();
+    store.put(W, 1, ShareState::Current, b"e1").unwrap();
+    for weak in ["x", "password1234"] {
+        assert!(matches!(
+            store.change_passphrase(weak),
+            Err(StoreError::WeakPassphrase(_))
+        ));
+    }
+    // Nothing changed: the old passphrase still opens the store.
+    drop(store);
+    assert_eq!(
+        reopen(&dir, PASS).unwrap().get(W, 1).unwrap().as_slice(),
+        b"e1"
+    );
+}
+
+/// The cost of the floor's parameters, for a keystore made with them.
+fn at_floor(dir: &Path) -> ShareStore {
+    ShareStore::open_with(dir, PASS, KdfParams::FLOOR).unwrap()
+}
+
+#[test]
+fn keystore_params_below_the_floor_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    drop(at_floor(&dir));
+    assert!(ShareStore::open(&dir, PASS).is_ok());
+
+    // A keystore.json edited down to cheaper parameters: refused before any Argon2 run,
+    // whatever the passphrase, and whether or not the check value still matches.
+    let path = dir.join("keystore.json");
+    let original = fs::read_to_string(&path).unwrap();
+    for (field, value) in [("m_kib", 64 * 1024 - 1), ("t", 1), ("m_kib", 256)] {
+        let mut ks: serde_json::Value = serde_json::from_str(&original).unwrap();
+        ks[field] = serde_json::json!(value);
+        fs::write(&path, serde_json::to_vec(&ks).unwrap()).unwrap();
+        let err = ShareStore::open(&dir, PASS).unwrap_err();
+        assert!(
+            matches!(err, StoreError::KdfBelowFloor { .. }),
+            "{field}={value}: {err}"
+        );
+    }
+
+    // A store made cheap on purpose (tests, load simulation) does not open with the
+    // production floor either.
+    let (_tmp, cheap_dir, store) = fresh();
+    drop(store);
+    assert!(matches!(
+        ShareStore::open(&cheap_dir, PASS),
+        Err(StoreError::KdfBelowFloor { .. })
+    ));
+
+    // And a passphrase change cannot lower the cost below the floor.
+    fs::write(&path, &original).unwrap();
+    let store = ShareStore::open(&dir, PASS).unwrap();
+    assert!(matches!(
+        store.change_passphrase_with(NEW, cheap()),
+        Err(StoreError::InvalidKdfParams(_))
+    ));
+}
+
+#[test]
+fn a_legacy_store_opens_and_is_rekeyed_to_the_new_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    // A store as the previous release created it: the OWASP parameters, below the floor.
+    let store = ShareStore::open_with(&dir, "legacy passphrase", KdfParams::OWASP).unwrap();
+    store.put(W, 3, ShareState::Current, b"legacy e3").unwrap();
+    store.put(W, 4, ShareState::Staged, b"legacy e4").unwrap();
+    drop(store);
+    let ks: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("keystore.json")).unwrap()).unwrap();
+    assert_eq!(ks["m_kib"], 19_456);
+
+    let store = ShareStore::open(&dir, "legacy passphrase").unwrap();
+    assert_eq!(store.kdf_params(), KdfParams::default());
+    assert_eq!(current(&store, W), Some((3, b"legacy e3".to_vec())));
+    assert_eq!(staged(&store, W), Some((4, b"legacy e4".to_vec())));
+    drop(store);
+    let ks: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("keystore.json")).unwrap()).unwrap();
+    assert_eq!(
+        (ks["m_kib"].as_u64(), ks["t"].as_u64()),
+        (Some(256 * 1024), Some(3))
+    );
+    assert_eq!(names(&dir, W), ["3.current", "4.staged"]);
+    assert!(matches!(
+        ShareStore::open(&dir, "wrong passphrase"),
+        Err(StoreError::WrongPassphrase)
+    ));
+    let store = ShareStore::open(&dir, "legacy passphrase").unwrap();
+    assert_eq!(store.get(W, 3).unwrap().as_slice(), b"legacy e3");
+}
+
+/// How long one wrong guess costs with the default parameters (run with `--nocapture` to
+/// see the figure; asserted only loosely, since the machine may be busy).
+#[test]
+fn a_wrong_guess_costs_the_default_argon2_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    drop(ShareStore::open(&dir, PASS).unwrap());
+    let start = std::time::Instant::now();
+    let guesses = 2;
+    for _ in 0..guesses {
+        assert!(matches!(
+            ShareStore::open(&dir, "a wrong guess"),
+            Err(StoreError::WrongPassphrase)
+        ));
+    }
+    let per_guess = start.elapsed() / guesses;
+    println!("one wrong passphrase guess: {per_guess:?} (m = 256 MiB, t = 3, p = 1)");
+    assert!(
+        per_guess >= std::time::Duration::from_millis(200),
+        "{per_guess:?}"
+    );
 }

@@ -1,6 +1,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use tandem_client::ClientError;
+use tandem_client::known_servers::{PinCheck, origin};
 use tandem_client::profile::Profile;
 
 use crate::cli::LoginArgs;
@@ -10,6 +11,16 @@ use crate::output;
 pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), ClientError> {
     let server = ctx.server_url();
     let api = ctx.client_for(&server, None)?;
+    // The key is checked before anything else is sent: a server presenting another key than
+    // the one pinned for its origin gets neither the email nor the code.
+    let mut known = ctx.known_servers()?;
+    if let Ok(Some(old)) = Profile::load(&ctx.dir)
+        && origin(&old.server)? == origin(&server)?
+    {
+        crate::context::carry_over_legacy_pin(&mut known, &old)?;
+    }
+    let key = api.fetch_server_key().await?;
+    let first_use = known.check(&server, &key)? == PinCheck::Unknown;
     let (attempt_id, code) = match (&args.email, args.attempt) {
         (Some(email), _) => {
             let started = api.email_start(email).await?;
@@ -20,8 +31,9 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
                 });
                 output::print(json, &shown, || {
                     format!(
-                        "Code sent to {email}. Finish with: tandem login --attempt {} --code <code>",
-                        started.attempt_id
+                        "Code sent to {}. Finish with: tandem login --attempt {} --code <code>",
+                        output::clean(email),
+                        output::clean(&started.attempt_id)
                     )
                 });
                 return Ok(());
@@ -40,28 +52,16 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
         }
     };
     let login = api.email_verify(&attempt_id, code.trim()).await?;
-    // Trust on first use: keep the key the server presents now, unless this machine already
-    // pinned one for the same server, in which case a change is refused.
-    let api = api.pin_server_key().await?;
-    let server_key = api.server_key().map(hex::encode);
-    if let Ok(Some(old)) = Profile::load(&ctx.dir)
-        && old.server == server
-        && old.server_key.is_some()
-        && old.server_key != server_key
-    {
-        return Err(ClientError::Local(format!(
-            "the server's channel key changed (pinned {}, now {}): refusing to log in; remove {} if this change is expected",
-            old.server_key.unwrap_or_default(),
-            server_key.unwrap_or_default(),
-            ctx.dir.join("session.json").display()
-        )));
-    }
+    // Trust on first use: an origin seen for the first time is pinned now, once the login
+    // succeeded; a known one was checked above.
+    known.pin(&server, key)?;
+    let server_key = hex::encode(key);
     let profile = Profile {
         server: server.clone(),
         token: login.token.clone(),
         email: login.user.email.clone(),
         session_id: login.session.id.clone(),
-        server_key: server_key.clone(),
+        server_key: None,
         ca_file: ctx
             .ca_file
             .as_ref()
@@ -74,13 +74,21 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
         "user": login.user,
         "session": login.session,
         "server_key": server_key,
+        "server_key_pinned_now": first_use,
     });
     output::print(json, &shown, || {
-        format!(
-            "Logged in to {server} as {} (session expires in {} min)",
-            login.user.email,
+        let mut text = format!(
+            "Logged in to {} as {} (session expires in {} min)",
+            output::clean(&server),
+            output::clean(&login.user.email),
             (login.session.expires_at - login.session.refreshed_at) / 60_000
-        )
+        );
+        if first_use {
+            text.push_str(&format!(
+                "\nPinned this server's channel key {server_key}: compare it with the key the operator publishes"
+            ));
+        }
+        text
     });
     Ok(())
 }

@@ -7,13 +7,14 @@ mod sign;
 mod vault;
 mod wallet;
 
-use tandem_client::ClientError;
+use tandem_client::{ClientError, Timeouts};
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
 
 pub async fn run(cli: Cli) -> Result<(), ClientError> {
-    let ctx = Context::new(cli.server.clone(), cli.ca_file.clone());
+    let timeouts = Timeouts::uniform(std::time::Duration::from_secs(cli.timeout));
+    let ctx = Context::new(cli.server.clone(), cli.ca_file.clone(), timeouts);
     let json = cli.json;
     match cli.command {
         Command::Serve(args) => serve::run(args).await,

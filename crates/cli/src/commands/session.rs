@@ -1,4 +1,5 @@
 use tandem_client::ClientError;
+use tandem_client::known_servers::origin;
 use tandem_client::profile::Profile;
 use tandem_proto::auth::SessionInfo;
 
@@ -7,11 +8,30 @@ use crate::context::Context;
 use crate::output;
 
 pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), ClientError> {
+    if let SessionCommand::ForgetServer = cmd {
+        return forget_server(ctx, json);
+    }
     let api = ctx.api()?;
     match cmd {
+        SessionCommand::ForgetServer => {}
         SessionCommand::Status => {
             let s = api.session().await?;
-            output::print(json, &s, || describe(&s));
+            let origin = origin(api.base())?;
+            let key = api.server_key().map(hex::encode);
+            let mut shown = serde_json::to_value(&s).unwrap_or_default();
+            if let Some(obj) = shown.as_object_mut() {
+                obj.insert("server".into(), origin.clone().into());
+                obj.insert("server_key".into(), key.clone().into());
+            }
+            output::print(json, &shown, || {
+                format!(
+                    "  server:   {}\n  channel key pinned for it: {}\n{}",
+                    output::clean(&origin),
+                    key.as_deref()
+                        .unwrap_or("none (log in again to pin the server's key)"),
+                    describe(&s)
+                )
+            });
         }
         SessionCommand::Refresh => {
             let s = api.refresh_session().await?;
@@ -19,6 +39,7 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
         }
         SessionCommand::Logout => {
             api.logout().await?;
+            // The pinned channel key stays (known_servers.json): only the login goes.
             Profile::remove(&ctx.dir)?;
             output::print(json, &serde_json::json!({"logged_out": true}), || {
                 "Logged out".to_owned()
@@ -32,7 +53,9 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
                         let mark = if s.current { "*" } else { " " };
                         format!(
                             "{mark} {}  {}  expires {}",
-                            s.id, s.auth_method, s.expires_at
+                            output::clean(&s.id),
+                            output::clean(&s.auth_method),
+                            s.expires_at
                         )
                     })
                     .collect::<Vec<_>>()
@@ -42,7 +65,7 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
         SessionCommand::Revoke { id } => {
             api.revoke_session(&id).await?;
             output::print(json, &serde_json::json!({"revoked": id}), || {
-                format!("Revoked session {id}")
+                format!("Revoked session {}", output::clean(&id))
             });
         }
     }
@@ -52,6 +75,31 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
 fn describe(s: &SessionInfo) -> String {
     format!(
         "  session:  {}\n  method:   {}\n  expires:  {} (unix ms)\n  absolute: {} (unix ms)",
-        s.id, s.auth_method, s.expires_at, s.absolute_expires_at
+        output::clean(&s.id),
+        output::clean(&s.auth_method),
+        s.expires_at,
+        s.absolute_expires_at
     )
+}
+
+/// The deliberate reset of a pin, after the operator confirmed that the key changed.
+fn forget_server(ctx: &Context, json: bool) -> Result<(), ClientError> {
+    let server = ctx.server_url();
+    let origin = origin(&server)?;
+    let removed = ctx.known_servers()?.forget(&server)?;
+    output::print(
+        json,
+        &serde_json::json!({"server": origin, "forgotten": removed}),
+        || {
+            if removed {
+                format!(
+                    "Removed the channel key pinned for {}: the next login pins the key the server presents then",
+                    output::clean(&origin)
+                )
+            } else {
+                format!("No channel key was pinned for {}", output::clean(&origin))
+            }
+        },
+    );
+    Ok(())
 }

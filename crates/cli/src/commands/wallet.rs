@@ -22,7 +22,7 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
                 format!(
                     "Created {} wallet {}\n{}",
                     wallet.chain,
-                    wallet.id,
+                    output::clean(&wallet.id),
                     describe(&wallet)
                 )
             });
@@ -35,7 +35,15 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
                 }
                 wallets
                     .iter()
-                    .map(|w| format!("{}  {:<6}  {}  epoch {}", w.id, w.chain, w.address, w.epoch))
+                    .map(|w| {
+                        format!(
+                            "{}  {:<6}  {}  epoch {}",
+                            output::clean(&w.id),
+                            w.chain,
+                            output::clean(&w.address),
+                            w.epoch
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -59,7 +67,9 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             output::print(json, &wallet, || {
                 format!(
                     "Refreshed {} to epoch {} (same address {})",
-                    wallet.id, wallet.epoch, wallet.address
+                    output::clean(&wallet.id),
+                    wallet.epoch,
+                    output::clean(&wallet.address)
                 )
             });
         }
@@ -70,6 +80,10 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
 fn describe(w: &WalletInfo) -> String {
     format!(
         "  chain:      {}\n  address:    {}\n  public key: {}\n  epoch:      {}\n  status:     {:?}",
-        w.chain, w.address, w.public_key, w.epoch, w.status
+        w.chain,
+        output::clean(&w.address),
+        output::clean(&w.public_key),
+        w.epoch,
+        w.status
     )
 }

@@ -25,6 +25,15 @@ impl Cli {
         }
     }
 
+    /// A CLI whose server is `url` (a fake one, say), not a started `Server`.
+    pub fn for_url(url: &str) -> Cli {
+        Cli {
+            home: tempfile::tempdir().expect("home"),
+            server: url.to_owned(),
+            env: Vec::new(),
+        }
+    }
+
     pub fn with_env(mut self, key: &str, value: &str) -> Cli {
         self.env.push((key.to_owned(), value.to_owned()));
         self
@@ -44,6 +53,17 @@ impl Cli {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// Starts a command with piped output (to watch the process while it runs).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tandem")
     }
 
     /// Runs a command; returns (success, stdout, stderr).

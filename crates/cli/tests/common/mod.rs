@@ -9,6 +9,7 @@ pub mod raw;
 pub mod server;
 pub mod smtp_peer;
 pub mod softhsm;
+pub mod transport;
 pub mod vault;
 pub mod verify;
 

@@ -10,11 +10,12 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::api::ApiClient;
-use crate::error::ClientError;
+use crate::api::{ApiClient, Timeouts};
+use crate::error::{ClientError, TimeoutStep};
 
-/// The largest message either side sends (an ECDSA keygen frame is ~150 KB).
-const MAX_MESSAGE: usize = 1 << 20;
+/// The largest message either side sends (an ECDSA keygen frame is ~150 KB); a larger one
+/// from the server is refused, both per WebSocket message and per reassembled channel message.
+pub const MAX_MESSAGE: usize = 1 << 20;
 
 /// One ceremony socket, with the end-to-end encrypted channel inside. It carries ceremonies
 /// one after the other (the server keeps it open between them until it idles out).
@@ -24,6 +25,7 @@ pub struct Socket {
     /// Whether a ceremony already ran on this socket.
     used: bool,
     idle_since: Instant,
+    timeouts: Timeouts,
 }
 
 /// What arrived from the server.
@@ -33,6 +35,8 @@ pub(crate) enum Received {
 }
 
 impl Socket {
+    /// Connects, upgrades and runs the channel handshake, each step within its deadline
+    /// ([`ApiClient::timeouts`]).
     pub async fn connect(api: &ApiClient) -> Result<Socket, ClientError> {
         let token = api.token().ok_or(ClientError::NotLoggedIn)?;
         let server_key = *api.server_key().ok_or_else(|| {
@@ -50,14 +54,26 @@ impl Socket {
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(MAX_MESSAGE);
         config.max_frame_size = Some(MAX_MESSAGE);
-        let connector = tokio_tungstenite::Connector::Rustls(api.tls());
-        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(config),
-            true,
-            Some(connector),
+        let timeouts = api.timeouts();
+        let tcp = deadline(
+            TimeoutStep::Connect,
+            timeouts.connect,
+            connect_tcp(request.uri()),
         )
-        .await
+        .await??;
+        let _ = tcp.set_nodelay(true);
+        let connector = tokio_tungstenite::Connector::Rustls(api.tls());
+        let (mut ws, _) = deadline(
+            TimeoutStep::Upgrade,
+            timeouts.upgrade,
+            tokio_tungstenite::client_async_tls_with_config(
+                request,
+                tcp,
+                Some(config),
+                Some(connector),
+            ),
+        )
+        .await?
         .map_err(|e| match e {
             tokio_tungstenite::tungstenite::Error::Http(resp) => {
                 let api = resp
@@ -69,32 +85,20 @@ impl Socket {
                     None => ClientError::Socket(format!("HTTP {}", resp.status())),
                 }
             }
-            other => ClientError::Socket(other.to_string()),
+            other => socket_error(other),
         })?;
-        let mut ws = ws;
-        let (initiator, msg1) = Initiator::start(&server_key, token).map_err(channel)?;
-        ws.send(Message::Binary(msg1.into()))
-            .await
-            .map_err(|e| ClientError::Socket(e.to_string()))?;
-        let msg2 = loop {
-            match ws.next().await {
-                Some(Ok(Message::Binary(b))) => break b,
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Text(t))) => {
-                    return Err(match serde_json::from_str::<ServerMessage>(t.as_str()) {
-                        Ok(ServerMessage::Failed { error }) => ClientError::Api(error),
-                        _ => ClientError::Protocol("unexpected message during the handshake".into()),
-                    });
-                }
-                _ => return Err(ClientError::Channel("the server closed the connection during the handshake (is it the server whose key you pinned?)".into())),
-            }
-        };
-        let secure = initiator.finish(&msg2).map_err(channel)?;
+        let secure = deadline(
+            TimeoutStep::Handshake,
+            timeouts.handshake,
+            handshake(&mut ws, &server_key, token),
+        )
+        .await??;
         Ok(Socket {
             ws,
-            secure,
+            secure: secure.with_max_message(MAX_MESSAGE),
             used: false,
             idle_since: Instant::now(),
+            timeouts,
         })
     }
 
@@ -124,18 +128,27 @@ impl Socket {
     }
 
     async fn send_sealed(&mut self, kind: Kind, data: &[u8]) -> Result<(), ClientError> {
-        let socket = |e: tokio_tungstenite::tungstenite::Error| ClientError::Socket(e.to_string());
+        let messages = self.secure.seal(kind, data).map_err(channel)?;
+        let ws = &mut self.ws;
         // Every record of a message is queued, then written out together.
-        for message in self.secure.seal(kind, data).map_err(channel)? {
-            self.ws
-                .feed(Message::Binary(message.into()))
-                .await
-                .map_err(socket)?;
-        }
-        self.ws.flush().await.map_err(socket)
+        let write = async move {
+            for message in messages {
+                ws.feed(Message::Binary(message.into()))
+                    .await
+                    .map_err(socket_error)?;
+            }
+            ws.flush().await.map_err(socket_error)
+        };
+        deadline(TimeoutStep::Round, self.timeouts.round, write).await?
     }
 
+    /// The server's next whole message, within the round deadline.
     pub(crate) async fn recv(&mut self) -> Result<Received, ClientError> {
+        let round = self.timeouts.round;
+        deadline(TimeoutStep::Round, round, self.recv_unbounded()).await?
+    }
+
+    async fn recv_unbounded(&mut self) -> Result<Received, ClientError> {
         loop {
             let msg = match self.ws.next().await {
                 None => {
@@ -143,7 +156,7 @@ impl Socket {
                         "the server closed the connection".into(),
                     ));
                 }
-                Some(Err(e)) => return Err(ClientError::Socket(e.to_string())),
+                Some(Err(e)) => return Err(socket_error(e)),
                 Some(Ok(m)) => m,
             };
             let bytes = match msg {
@@ -188,6 +201,80 @@ impl Socket {
     }
 }
 
+/// Noise handshake: our first message, the server's answer (a `failed` text instead means
+/// it refused us).
+async fn handshake(
+    ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>,
+    server_key: &[u8; 32],
+    token: &str,
+) -> Result<Secure, ClientError> {
+    let (initiator, msg1) = Initiator::start(server_key, token).map_err(channel)?;
+    ws.send(Message::Binary(msg1.into()))
+        .await
+        .map_err(socket_error)?;
+    let msg2 = loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) => break b,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Text(t))) => {
+                return Err(match serde_json::from_str::<ServerMessage>(t.as_str()) {
+                    Ok(ServerMessage::Failed { error }) => ClientError::Api(error),
+                    _ => ClientError::Protocol("unexpected message during the handshake".into()),
+                });
+            }
+            Some(Err(e @ tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                return Err(socket_error(e));
+            }
+            _ => return Err(ClientError::Channel("the server closed the connection during the handshake (is it the server whose key you pinned?)".into())),
+        }
+    };
+    initiator.finish(&msg2).map_err(channel)
+}
+
+/// The TCP connection to the ceremony URL's host (TLS and the upgrade follow on it).
+async fn connect_tcp(
+    uri: &tokio_tungstenite::tungstenite::http::Uri,
+) -> Result<TcpStream, ClientError> {
+    let host = uri
+        .host()
+        .ok_or_else(|| ClientError::Local("the server URL has no host".into()))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("wss") => 443,
+        _ => 80,
+    });
+    TcpStream::connect((host, port))
+        .await
+        .map_err(|e| ClientError::Socket(format!("cannot connect: {e}")))
+}
+
+/// Runs `work`, or fails with the step's timeout once `after` has passed.
+async fn deadline<T>(
+    step: TimeoutStep,
+    after: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(after, work)
+        .await
+        .map_err(|_| ClientError::Timeout { step, after })
+}
+
+fn socket_error(e: tokio_tungstenite::tungstenite::Error) -> ClientError {
+    match e {
+        tokio_tungstenite::tungstenite::Error::Capacity(_) => ClientError::TooLarge {
+            what: "a ceremony message",
+            limit: MAX_MESSAGE,
+        },
+        other => ClientError::Socket(other.to_string()),
+    }
+}
+
 fn channel(e: tandem_proto::channel::ChannelError) -> ClientError {
-    ClientError::Channel(e.to_string())
+    match e {
+        tandem_proto::channel::ChannelError::TooLarge => ClientError::TooLarge {
+            what: "a ceremony message",
+            limit: MAX_MESSAGE,
+        },
+        other => ClientError::Channel(other.to_string()),
+    }
 }

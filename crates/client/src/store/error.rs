@@ -30,6 +30,21 @@ pub enum StoreError {
     /// The wallet id is not 1–64 characters of `[A-Za-z0-9_-]`.
     #[error("invalid wallet id: expected 1-64 characters of [A-Za-z0-9_-]")]
     InvalidWalletId,
+    /// A new passphrase fails the passphrase rule; the reason names the rule, never the
+    /// passphrase.
+    #[error("passphrase refused: {0}")]
+    WeakPassphrase(&'static str),
+    /// `keystore.json` records Argon2 parameters below the floor (a tampered or foreign
+    /// file): the store is refused rather than unlocked cheaply.
+    #[error(
+        "keystore.json asks for Argon2 parameters (m_kib={m_kib}, t={t}) below the accepted floor (m_kib={floor_m_kib}, t={floor_t}); refusing the store"
+    )]
+    KdfBelowFloor {
+        m_kib: u32,
+        t: u32,
+        floor_m_kib: u32,
+        floor_t: u32,
+    },
     /// Argon2 parameters rejected at creation (out of range or refused by Argon2).
     #[error("invalid KDF parameters: {0}")]
     InvalidKdfParams(String),

@@ -18,12 +18,47 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// OWASP's Argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    /// OWASP's Argon2id minimum: 19 MiB, 2 passes, 1 lane. The default of stores created
+    /// before the floor existed; such a store still opens, and is re-keyed to the new default
+    /// at once (see [`ShareStore::open_with`](super::ShareStore::open_with)).
     pub const OWASP: KdfParams = KdfParams {
         m_kib: 19_456,
         t: 2,
         p: 1,
     };
+
+    /// The default for new stores: 256 MiB, 3 passes, 1 lane: 0.75 s of CPU per guess on one
+    /// core of a 2-core 2026 server (measured: docs/server.md, "Device side"), so a stolen
+    /// share file costs an attacker that much memory-hard work per passphrase tried.
+    pub const RECOMMENDED: KdfParams = KdfParams {
+        m_kib: 256 * 1024,
+        t: 3,
+        p: 1,
+    };
+
+    /// The weakest parameters a store may have: 64 MiB and 2 passes. `keystore.json` is
+    /// plain data anyone with write access to the directory can edit, so the parameters read
+    /// from it are held to this floor and a weaker file is refused.
+    pub const FLOOR: KdfParams = KdfParams {
+        m_kib: 64 * 1024,
+        t: 2,
+        p: 1,
+    };
+
+    /// Whether these cost at least as much per guess as `other` (memory and passes; lanes
+    /// only let the defender run in parallel, they do not add work).
+    pub fn at_least(&self, other: &KdfParams) -> bool {
+        self.m_kib >= other.m_kib && self.t >= other.t
+    }
+
+    /// The cheaper of the two in each dimension.
+    pub(crate) fn weakest(&self, other: &KdfParams) -> KdfParams {
+        KdfParams {
+            m_kib: self.m_kib.min(other.m_kib),
+            t: self.t.min(other.t),
+            p: self.p.min(other.p),
+        }
+    }
 
     // Upper bounds, so a tampered keystore.json cannot make `open` allocate or spin forever
     // before the passphrase check even runs.
@@ -62,6 +97,6 @@ impl KdfParams {
 
 impl Default for KdfParams {
     fn default() -> Self {
-        Self::OWASP
+        Self::RECOMMENDED
     }
 }

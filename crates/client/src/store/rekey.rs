@@ -18,6 +18,7 @@ use super::fsio::{self, TEMP_PREFIX};
 use super::kdf::KdfParams;
 use super::keystore::Keystore;
 use super::layout::{REKEY_SUFFIX, ShareState, WalletFiles, parse_share_file_name};
+use super::passphrase::check_new_passphrase;
 use super::share_store::{ShareStore, read_share_file};
 use super::wallet_id::WalletName;
 
@@ -40,11 +41,29 @@ impl ShareStore {
     ///
     /// If this fails after the commit point, the new passphrase already applies; reopening
     /// with it completes the change.
+    ///
+    /// `new` must pass [`check_new_passphrase`]; `params` may not be weaker than both
+    /// [`KdfParams::FLOOR`] and the store's current parameters.
     pub fn change_passphrase_with(
         &self,
         new: &str,
         params: KdfParams,
     ) -> Result<ShareStore, StoreError> {
+        check_new_passphrase(new)?;
+        let floor = KdfParams::FLOOR.weakest(&self.keystore.params());
+        if !params.at_least(&floor) {
+            return Err(StoreError::InvalidKdfParams(format!(
+                "at least m_kib={}, t={}",
+                floor.m_kib, floor.t
+            )));
+        }
+        self.rekey(new, params)
+    }
+
+    /// Re-encrypts every share under a key derived from `new` with `params` (no rule
+    /// checks: also used to carry a legacy store over to new parameters with its own
+    /// passphrase).
+    pub(super) fn rekey(&self, new: &str, params: KdfParams) -> Result<ShareStore, StoreError> {
         // Argon2 is the slow part, and needs nothing from disk: run it before locking.
         let (keystore, key) = Keystore::create(new, params)?;
         let _lock = self.guard()?;

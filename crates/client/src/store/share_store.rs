@@ -17,6 +17,7 @@ use super::kdf::KdfParams;
 use super::keystore::Keystore;
 use super::layout::{Layout, ShareState, WalletFiles};
 use super::lock::DirLock;
+use super::passphrase::check_new_passphrase;
 use super::wallet_id::{WalletName, is_valid_wallet_id};
 
 /// Largest share accepted, far above any real key share; it also caps how much a read of a
@@ -46,20 +47,28 @@ impl fmt::Debug for ShareStore {
 
 impl ShareStore {
     /// Opens the store in `dir`, creating it with [`KdfParams::default`] on first use.
+    /// A new store's passphrase must pass [`check_new_passphrase`]; an existing store's
+    /// `keystore.json` must record parameters at least [`KdfParams::FLOOR`].
     pub fn open(dir: &Path, passphrase: &str) -> Result<ShareStore, StoreError> {
         Self::open_with(dir, passphrase, KdfParams::default())
     }
 
-    /// Opens the store in `dir`. `params` only matter when the store is created; an
-    /// existing store uses the parameters recorded in its `keystore.json`.
+    /// Opens the store in `dir`. `params` are used when the store is created; an existing
+    /// store uses the parameters recorded in its `keystore.json`, which must be at least
+    /// `params` or [`KdfParams::FLOOR`], whichever is weaker (so only a caller that asks for
+    /// cheaper parameters, such as a test or a load simulation, accepts a cheaper file).
+    ///
+    /// A store created with the old default ([`KdfParams::OWASP`], below the floor) still
+    /// opens, and is re-encrypted under `params` (same passphrase) before this returns.
     pub fn open_with(
         dir: &Path,
         passphrase: &str,
         params: KdfParams,
     ) -> Result<ShareStore, StoreError> {
+        let floor = KdfParams::FLOOR.weakest(&params);
         fsio::create_private_dir(dir)?;
         let layout = Layout::new(dir);
-        let _lock = DirLock::acquire(&layout.lock())?;
+        let lock = DirLock::acquire(&layout.lock())?;
         let (keystore, key) = match Keystore::load(&layout.keystore()) {
             Ok(keystore) => {
                 if fsio::is_loosely_permitted(dir)? {
@@ -68,10 +77,22 @@ impl ShareStore {
                         "share store directory is accessible to other users"
                     );
                 }
+                let found = keystore.params();
+                if !found.at_least(&floor) && found != KdfParams::OWASP {
+                    return Err(StoreError::KdfBelowFloor {
+                        m_kib: found.m_kib,
+                        t: found.t,
+                        floor_m_kib: floor.m_kib,
+                        floor_t: floor.t,
+                    });
+                }
                 let key = keystore.unlock(passphrase)?;
                 (keystore, key)
             }
-            Err(StoreError::NotFound) => create(&layout, passphrase, params)?,
+            Err(StoreError::NotFound) => {
+                check_new_passphrase(passphrase)?;
+                create(&layout, passphrase, params)?
+            }
             Err(e) => return Err(e),
         };
         let store = ShareStore {
@@ -80,7 +101,12 @@ impl ShareStore {
             keystore,
         };
         store.recover()?;
-        Ok(store)
+        drop(lock);
+        if store.kdf_params().at_least(&floor) {
+            return Ok(store);
+        }
+        tracing::info!("re-keying a share store created with the old Argon2 parameters");
+        store.rekey(passphrase, params)
     }
 
     /// Whether `dir` holds a store (its `keystore.json` exists).
