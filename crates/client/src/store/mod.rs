@@ -31,8 +31,9 @@ mod kdf;
 mod keystore;
 mod layout;
 mod lock;
-mod locks;
+pub(crate) mod locks;
 mod rekey;
+mod settle;
 mod share_store;
 mod wallet_id;
 
