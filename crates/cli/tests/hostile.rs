@@ -56,7 +56,9 @@ struct Rig {
 
 impl Rig {
     async fn start(backend: &Backend, lie: Option<&str>) -> Rig {
-        let server = Server::start_with(backend, lied(lie));
+        let mut opts = lied(lie);
+        opts.env.extend(shared_kek_env(backend));
+        let server = Server::start_with(backend, opts);
         let token = Http::new(&server)
             .login(&server, &unique_email("hostile"))
             .await;
@@ -79,7 +81,11 @@ impl Rig {
     /// The lie ends: the same server, data and address, restarted honest.
     fn restart_honest(&mut self) {
         let server = self.server.take().unwrap();
-        self.server = Some(server.restart_with(&self.backend, ServerOptions::default()));
+        let opts = ServerOptions {
+            env: shared_kek_env(&self.backend),
+            args: Vec::new(),
+        };
+        self.server = Some(server.restart_with(&self.backend, opts));
     }
 
     /// A device talking through the proxy, with a fresh handle on the store.
@@ -115,6 +121,22 @@ impl Rig {
             device.store().staged_epochs(wallet_id).unwrap(),
         );
     }
+}
+
+/// The servers started on one PostgreSQL database are one deployment: they share its KEK.
+fn shared_kek_env(backend: &Backend) -> Vec<(String, String)> {
+    static KEYS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, tempfile::TempDir>>,
+    > = std::sync::OnceLock::new();
+    let Backend::Postgres(url) = backend else {
+        return Vec::new();
+    };
+    let mut keys = KEYS.get_or_init(Default::default).lock().unwrap();
+    let dir = keys
+        .entry(url.clone())
+        .or_insert_with(|| tempfile::tempdir().unwrap());
+    let file = dir.path().join("keys").join("server-kek.key");
+    vec![("TANDEM_VAULT__KEY_FILE".into(), file.display().to_string())]
 }
 
 fn lied(lie: Option<&str>) -> ServerOptions {
@@ -190,7 +212,9 @@ async fn interrupted_refresh(rig: &Rig, device: &Device, wallet: &WalletInfo) {
     // device with no pooled socket and nothing to settle, its socket is the next one.
     sign_and_verify(device, wallet, "before an honest refresh").await;
     let sockets = rig.proxy.counts().len();
-    bounded(rig.device().refresh(&wallet.id, None)).await.unwrap();
+    bounded(rig.device().refresh(&wallet.id, None))
+        .await
+        .unwrap();
     let (sent, _) = rig.proxy.counts()[sockets];
     sign_and_verify(device, wallet, "after an honest refresh").await;
     let before = rig.truth(&wallet.id).await.epoch;
@@ -199,7 +223,11 @@ async fn interrupted_refresh(rig: &Rig, device: &Device, wallet: &WalletInfo) {
         .await
         .expect_err("the refresh was cut");
     rig.proxy.honest();
-    assert_eq!(rig.truth(&wallet.id).await.epoch, before, "the server committed");
+    assert_eq!(
+        rig.truth(&wallet.id).await.epoch,
+        before,
+        "the server committed"
+    );
     let (staged, _) = device.store().staged(&wallet.id).unwrap().unwrap();
     assert_eq!(staged, before + 1);
 }
@@ -224,7 +252,10 @@ async fn forged_http_epochs_never_settle_a_share() {
             rig.expect_pair_kept(&device, &wallet.id, &format!("forged epoch {forged}"))
                 .await;
             sign_and_verify(&device, &wallet, &format!("under forged epoch {forged}")).await;
-            assert_eq!(device.store().staged(&wallet.id).unwrap().unwrap().0, epoch + 1);
+            assert_eq!(
+                device.store().staged(&wallet.id).unwrap().unwrap().0,
+                epoch + 1
+            );
         }
         assert!(rig.proxy.forged() > 0);
         rig.proxy.honest();
@@ -440,7 +471,9 @@ async fn ceremony_messages_dropped_duplicated_cut_or_stalled_anywhere() {
                 }
             }
         }
-        let refreshed = bounded(rig.device().refresh(&wallet.id, None)).await.unwrap();
+        let refreshed = bounded(rig.device().refresh(&wallet.id, None))
+            .await
+            .unwrap();
         sign_and_verify(&rig.device(), &refreshed, "after every fault").await;
     }
 }
@@ -449,10 +482,17 @@ async fn ceremony_messages_dropped_duplicated_cut_or_stalled_anywhere() {
 /// `accepted`), two in the MPC rounds and the last two (the end of the test signature,
 /// `committed`, `signed`).
 fn positions(n: usize) -> Vec<usize> {
-    let mut p: Vec<usize> = [0, 1, n / 3, 2 * n / 3, n.saturating_sub(2), n.saturating_sub(1)]
-        .into_iter()
-        .filter(|&i| i < n)
-        .collect();
+    let mut p: Vec<usize> = [
+        0,
+        1,
+        n / 3,
+        2 * n / 3,
+        n.saturating_sub(2),
+        n.saturating_sub(1),
+    ]
+    .into_iter()
+    .filter(|&i| i < n)
+    .collect();
     p.sort_unstable();
     p.dedup();
     p
@@ -484,8 +524,12 @@ mod lock {
     async fn cheating_stops_the_wallets_other_ceremonies_at_once() {
         let rig = Rig::start(&Backend::Sqlite, None).await;
         let honest = rig.device_at(&rig.server().url);
-        let wallet = bounded(honest.create_wallet(Chain::Evm, None)).await.unwrap();
-        let other = bounded(honest.create_wallet(Chain::Evm, None)).await.unwrap();
+        let wallet = bounded(honest.create_wallet(Chain::Evm, None))
+            .await
+            .unwrap();
+        let other = bounded(honest.create_wallet(Chain::Evm, None))
+            .await
+            .unwrap();
         sign_and_verify(&honest, &wallet, "before").await;
 
         // A signature held up by the network after `accepted`.
@@ -553,12 +597,19 @@ mod lock {
     async fn the_lock_is_durable_before_the_socket_closes() {
         let rig = Rig::start(&Backend::Sqlite, None).await;
         let honest = rig.device_at(&rig.server().url);
-        let wallet = bounded(honest.create_wallet(Chain::Evm, None)).await.unwrap();
+        let wallet = bounded(honest.create_wallet(Chain::Evm, None))
+            .await
+            .unwrap();
         let evil = evil(&rig).await;
         // The device reaches the cheater through the proxy, which looks for the marker the
         // instant the device's side of the socket closes.
         let proxy = Proxy::start(&evil.url).await;
-        let marker = rig.store_dir.path().join("shares").join(&wallet.id).join("locked");
+        let marker = rig
+            .store_dir
+            .path()
+            .join("shares")
+            .join(&wallet.id)
+            .join("locked");
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen2 = seen.clone();
         proxy.on_device_close(Arc::new(move || {

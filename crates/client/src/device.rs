@@ -297,8 +297,7 @@ impl Device {
             return Ok(Reconciled::Nothing);
         }
         if let Some(mut socket) = self.pooled_socket() {
-            match reconcile::reconcile(&mut socket, &self.store, wallet_id, self.keygen_grace)
-                .await
+            match reconcile::reconcile(&mut socket, &self.store, wallet_id, self.keygen_grace).await
             {
                 Ok(r) => {
                     self.return_socket(socket);

@@ -56,7 +56,9 @@ pub enum Operation {
     },
     /// The wallet as the server's database holds it now. Answered inside the channel so the
     /// device may act on it (settle a staged share); the HTTP wallet endpoints are only hints.
-    Status { wallet_id: String },
+    Status {
+        wallet_id: String,
+    },
 }
 
 /// Which refresh: `fast` re-randomises the shares and keeps the OT state; `complete` also

@@ -188,10 +188,7 @@ async fn relay_http(
         if rd.read_exact(&mut body).await.is_err() {
             return;
         }
-        let mut req = http.request(
-            method.parse().unwrap(),
-            format!("{upstream}{path}"),
-        );
+        let mut req = http.request(method.parse().unwrap(), format!("{upstream}{path}"));
         for (k, v) in headers {
             req = req.header(k, v);
         }
@@ -231,12 +228,7 @@ async fn relay_http(
 }
 
 #[allow(clippy::result_large_err)] // the handshake callback's error type is tungstenite's
-async fn relay_socket(
-    tcp: TcpStream,
-    upstream: &str,
-    rules: Arc<Mutex<Rules>>,
-    counts: Counts,
-) {
+async fn relay_socket(tcp: TcpStream, upstream: &str, rules: Arc<Mutex<Rules>>, counts: Counts) {
     let auth = Arc::new(Mutex::new(None));
     let auth2 = auth.clone();
     let callback = move |req: &Request, resp: Response| {
@@ -270,14 +262,12 @@ async fn relay_socket(
             }
         }
         match rules.lock().unwrap().ws {
-            Some(f @ (WsFault::Drop(d, i)
-            | WsFault::Duplicate(d, i)
-            | WsFault::Stall(d, i)
-            | WsFault::Cut(d, i)))
-                if d == dir && i == n =>
-            {
-                Some(f)
-            }
+            Some(
+                f @ (WsFault::Drop(d, i)
+                | WsFault::Duplicate(d, i)
+                | WsFault::Stall(d, i)
+                | WsFault::Cut(d, i)),
+            ) if d == dir && i == n => Some(f),
             _ => None,
         }
     };

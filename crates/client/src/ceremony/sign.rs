@@ -24,7 +24,10 @@ pub async fn sign<S: ChainScheme>(
 ) -> Result<SignResult, ClientError> {
     let wallet_id = guard.wallet_id();
     guard
-        .run(false, sign_unguarded(socket, wallet_id, share, payload, progress))
+        .run(
+            false,
+            sign_unguarded(socket, wallet_id, share, payload, progress),
+        )
         .await
 }
 
