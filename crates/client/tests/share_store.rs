@@ -823,9 +823,11 @@ fn crash_during_promote_leaves_a_usable_share() {
     let store = reopen(&dir, PASS).unwrap();
     assert_eq!(current(&store, W), Some((2, b"e2".to_vec())));
     assert_eq!(store.get(W, 1).unwrap().as_slice(), b"e1");
-    // The next promotion clears the leftover.
+    // The next promotion keeps only the share it supersedes; confirming clears that too.
     store.put(W, 3, ShareState::Staged, b"e3").unwrap();
     store.promote(W, 3).unwrap();
+    assert_eq!(names(&dir, W), ["2.current", "3.current"]);
+    store.confirm(W, 3).unwrap();
     assert_eq!(names(&dir, W), ["3.current"]);
 }
 
