@@ -12,7 +12,7 @@ use tandem_proto::sign::{SignPayload, SignResult};
 use tandem_proto::wallet::{Chain, WalletInfo};
 
 use crate::api::ApiClient;
-use crate::ceremony::{self, Progress, Socket};
+use crate::ceremony::{self, Progress, Socket, WalletGuard};
 use crate::error::ClientError;
 use crate::reconcile::{self, Reconciled};
 use crate::store::ShareStore;
@@ -54,18 +54,23 @@ impl Device {
         self
     }
 
-    /// Settles every staged share left by an interrupted keygen or refresh against the
-    /// server (call after a restart). Returns what happened per wallet with a staged share.
+    /// Settles every staged or unconfirmed share left by an interrupted keygen or refresh
+    /// against the server's in-channel status (call after a restart). Returns what happened
+    /// per wallet that had something to settle.
     pub async fn reconcile(&self) -> Result<Vec<(String, Reconciled)>, ClientError> {
         let mut settled = Vec::new();
         for wallet_id in self.store.wallets()? {
-            let r =
-                reconcile::reconcile(&self.api, &self.store, &wallet_id, self.keygen_grace).await?;
+            let r = self.reconcile_wallet(&wallet_id).await?;
             if r != Reconciled::Nothing {
                 settled.push((wallet_id, r));
             }
         }
         Ok(settled)
+    }
+
+    /// The right to run ceremonies with the wallet's share (see [`WalletGuard`]).
+    pub fn guard(&self, wallet_id: &str) -> Result<WalletGuard, ClientError> {
+        WalletGuard::new(self.store.clone(), wallet_id)
     }
 
     pub fn api(&self) -> &ApiClient {
@@ -98,11 +103,10 @@ impl Device {
         Ok(wallet)
     }
 
-    /// The server's view of the wallet, after reconciling any interrupted refresh.
+    /// The server's view of the wallet over HTTP. A hint only: the device's shares are never
+    /// settled on it (see [`crate::reconcile`]).
     pub async fn wallet(&self, wallet_id: &str) -> Result<WalletInfo, ClientError> {
-        let wallet = self.api.wallet(wallet_id).await?;
-        reconcile::settle(&self.store, &wallet)?;
-        Ok(wallet)
+        self.api.wallet(wallet_id).await
     }
 
     pub async fn sign(
@@ -111,13 +115,30 @@ impl Device {
         payload: &SignPayload,
         progress: Progress<'_>,
     ) -> Result<SignResult, ClientError> {
-        self.reconcile_if_staged(wallet_id).await?;
+        self.reconcile_if_unsettled(wallet_id).await?;
+        let guard = self.guard(wallet_id)?;
         self.refuse_if_locked(wallet_id)?;
-        let r = match self.any_share(wallet_id)? {
-            AnyShare::Evm(share) => self.sign_with(wallet_id, &share, payload, progress).await,
-            AnyShare::Solana(share) => self.sign_with(wallet_id, &share, payload, progress).await,
+        let (epoch, r) = match self.any_share(wallet_id)? {
+            AnyShare::Evm(share) => (
+                share.epoch(),
+                self.sign_with(&guard, &share, payload, progress).await,
+            ),
+            AnyShare::Solana(share) => (
+                share.epoch(),
+                self.sign_with(&guard, &share, payload, progress).await,
+            ),
         };
-        self.lock_on_cheating(wallet_id, r)
+        let result = r?;
+        self.confirmed(wallet_id, epoch)?;
+        Ok(result)
+    }
+
+    /// A ceremony at `epoch` succeeded: the server holds the pair, so a previous share goes.
+    fn confirmed(&self, wallet_id: &str, epoch: u64) -> Result<(), ClientError> {
+        match self.store.confirm(wallet_id, epoch) {
+            Ok(_) | Err(crate::store::StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Fast refresh: new shares for the same key, same OT state.
@@ -147,15 +168,15 @@ impl Device {
         mode: RefreshMode,
         progress: Progress<'_>,
     ) -> Result<WalletInfo, ClientError> {
-        self.reconcile_if_staged(wallet_id).await?;
+        self.reconcile_if_unsettled(wallet_id).await?;
+        let guard = self.guard(wallet_id)?;
         if mode == RefreshMode::Fast {
             self.refuse_if_locked(wallet_id)?;
         }
-        let r = match self.any_share(wallet_id)? {
-            AnyShare::Evm(share) => self.refresh_with(wallet_id, &share, mode, progress).await,
-            AnyShare::Solana(share) => self.refresh_with(wallet_id, &share, mode, progress).await,
+        let wallet = match self.any_share(wallet_id)? {
+            AnyShare::Evm(share) => self.refresh_with(&guard, &share, mode, progress).await?,
+            AnyShare::Solana(share) => self.refresh_with(&guard, &share, mode, progress).await?,
         };
-        let wallet = self.lock_on_cheating(wallet_id, r)?;
         if mode == RefreshMode::Complete {
             self.store.unlock_wallet(wallet_id)?;
         }
@@ -174,21 +195,9 @@ impl Device {
         Ok(())
     }
 
-    /// DESIGN.md §3 on the device: detected cheating locks the share before the error
-    /// reaches the caller.
-    fn lock_on_cheating<T>(
-        &self,
-        wallet_id: &str,
-        r: Result<T, ClientError>,
-    ) -> Result<T, ClientError> {
-        if let Err(ClientError::Cheating(_)) = &r {
-            self.store.lock_wallet(wallet_id)?;
-        }
-        r
-    }
-
-    /// The device's current share of a wallet.
+    /// The device's current share of a wallet; refused while the share is locked.
     pub fn share<S: ChainScheme>(&self, wallet_id: &str) -> Result<KeyShare<S>, ClientError> {
+        self.refuse_if_locked(wallet_id)?;
         let (_, bytes) = self
             .store
             .current(wallet_id)?
@@ -225,13 +234,13 @@ impl Device {
     /// on a new one, which then joins the pool.
     async fn sign_with<S: ChainScheme>(
         &self,
-        wallet_id: &str,
+        guard: &WalletGuard,
         share: &KeyShare<S>,
         payload: &SignPayload,
         progress: Progress<'_>,
     ) -> Result<SignResult, ClientError> {
         if let Some(mut socket) = self.pooled_socket() {
-            match ceremony::sign::<S>(&mut socket, wallet_id, share, payload, progress).await {
+            match ceremony::sign::<S>(&mut socket, guard, share, payload, progress).await {
                 Ok(result) => {
                     self.return_socket(socket);
                     return Ok(result);
@@ -241,7 +250,7 @@ impl Device {
             }
         }
         let mut socket = Socket::connect(&self.api).await?;
-        let result = ceremony::sign::<S>(&mut socket, wallet_id, share, payload, progress).await?;
+        let result = ceremony::sign::<S>(&mut socket, guard, share, payload, progress).await?;
         self.return_socket(socket);
         Ok(result)
     }
@@ -266,22 +275,47 @@ impl Device {
 
     async fn refresh_with<S: ChainScheme>(
         &self,
-        wallet_id: &str,
+        guard: &WalletGuard,
         share: &KeyShare<S>,
         mode: RefreshMode,
         progress: Progress<'_>,
     ) -> Result<WalletInfo, ClientError> {
         let socket = Socket::connect(&self.api).await?;
-        let (wallet, _) =
-            ceremony::refresh::<S>(socket, wallet_id, share, &self.store, mode, progress).await?;
+        let (wallet, _) = ceremony::refresh::<S>(socket, guard, share, mode, progress).await?;
         Ok(wallet)
     }
 
-    /// DESIGN.md §5: a staged share whose epoch the server has committed is promoted; one the
-    /// server can no longer commit is dropped (rules in [`crate::reconcile`]).
-    async fn reconcile_if_staged(&self, wallet_id: &str) -> Result<(), ClientError> {
-        reconcile::reconcile(&self.api, &self.store, wallet_id, self.keygen_grace).await?;
+    /// DESIGN.md §5: a staged or unconfirmed share is settled on the server's in-channel
+    /// status before it is used (rules in [`crate::reconcile`]).
+    async fn reconcile_if_unsettled(&self, wallet_id: &str) -> Result<(), ClientError> {
+        self.reconcile_wallet(wallet_id).await?;
         Ok(())
+    }
+
+    async fn reconcile_wallet(&self, wallet_id: &str) -> Result<Reconciled, ClientError> {
+        if !reconcile::unsettled(&self.store, wallet_id)? {
+            return Ok(Reconciled::Nothing);
+        }
+        if let Some(mut socket) = self.pooled_socket() {
+            match reconcile::reconcile(&mut socket, &self.store, wallet_id, self.keygen_grace).await
+            {
+                Ok(r) => {
+                    self.return_socket(socket);
+                    return Ok(r);
+                }
+                // A closed pooled socket: fall through to a new one (status changes nothing).
+                Err(ClientError::Socket(_) | ClientError::Channel(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut socket = Socket::connect(&self.api).await?;
+        let r =
+            reconcile::reconcile(&mut socket, &self.store, wallet_id, self.keygen_grace).await?;
+        // After a `not found` the server has closed it.
+        if socket.is_used() {
+            self.return_socket(socket);
+        }
+        Ok(r)
     }
 }
 

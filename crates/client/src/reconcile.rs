@@ -1,81 +1,91 @@
-//! Settling a staged share against the server after an interrupted keygen or refresh
-//! (DESIGN.md §5, docs/crash-safety.md).
+//! Settling a wallet's shares against the server after an interrupted keygen or refresh, or
+//! after a server that said it committed a refresh it did not (DESIGN.md §5,
+//! docs/crash-safety.md).
 //!
-//! The server commits only after the device has durably staged its share, so the device's
-//! one dangerous move is dropping a staged share the server has committed or may still
-//! commit. The rules therefore only ever drop a share the server has provably moved past:
+//! Only the server's answer to `status`, inside the encrypted channel to the pinned key, is
+//! acted on: the HTTP wallet endpoints pass through any TLS-terminating proxy and are only
+//! hints. And even on that answer the device never deletes a share here; it only promotes a
+//! staged share, or demotes an unconfirmed current one back to staged. Shares are deleted
+//! only where a ceremony proved they are dead (the previous share once a ceremony at the newer
+//! epoch succeeded; staged shares once a refresh was accepted, which fences them off on the
+//! server), plus the opt-in keygen grace below.
 //!
-//! | staged epoch `s`, server epoch `e` | action |
+//! | device holds, server (in channel) at `e` | action |
 //! |---|---|
-//! | `s == e` (same public key) | promote: the server committed it |
-//! | `s < e` | discard: the server is past it and epochs only grow |
-//! | `s > e` | keep: the ceremony that staged it might still commit; the next refresh fences it off on the server and then drops it |
-//! | server does not know the wallet, `s == 0`, no current share | an unconfirmed keygen: keep, or discard once older than the configured grace |
+//! | staged `s == e`, same public key | promote; the current share it supersedes stays as the previous share |
+//! | staged `s != e` | keep (unused); the next accepted refresh drops it |
+//! | current `c > e` and a previous share at `e` of the wallet's key | demote `c` to staged: `e` is in use again |
+//! | server has no such wallet (in channel), staged `0`, no current share | unconfirmed keygen: keep, or discard once older than the configured grace |
 //!
-//! A kept staged share is never used: signing and refresh use the current share.
+//! A kept staged share is never used: signing and refresh use the newest current share.
 
 use std::time::Duration;
 
 use tandem_mpc::KeyShare;
 use tandem_mpc::ecdsa::Secp256k1;
 use tandem_mpc::ed25519::Ed25519;
-use tandem_proto::ErrorCode;
 use tandem_proto::wallet::WalletInfo;
 
-use crate::api::ApiClient;
+use crate::ceremony::{self, Socket};
 use crate::error::ClientError;
 use crate::store::ShareStore;
 
-/// What reconciling one wallet did with its staged share.
+/// What reconciling one wallet did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reconciled {
-    /// No staged share.
+    /// Nothing to settle.
     Nothing,
-    /// The server had committed it: now current.
+    /// The server had committed the staged share: now current.
     Promoted { epoch: u64 },
-    /// The server can never commit it: deleted.
+    /// An unconfirmed keygen share past its grace: deleted.
     Discarded { epoch: u64 },
-    /// Still undecided (a refresh the server may commit, or a keygen the server has not
-    /// confirmed, within its grace): kept staged and unused.
+    /// Still undecided: kept staged and unused.
     Kept { epoch: u64 },
+    /// The server is still at the previous share's epoch: the newer current share went back to
+    /// staged and the previous one is in use again.
+    RolledBack { from: u64, to: u64 },
 }
 
-/// Settles `wallet_id`'s staged share, asking the server for its epoch. `keygen_grace` is how
-/// old an unconfirmed keygen share must be before it is dropped (`None`: never).
+/// Whether the wallet has anything for [`reconcile`] to settle: a staged share, or a current
+/// share no ceremony has confirmed yet (a previous one is still kept).
+pub(crate) fn unsettled(store: &ShareStore, wallet_id: &str) -> Result<bool, ClientError> {
+    Ok(store.staged(wallet_id)?.is_some() || store.current_epochs(wallet_id)?.len() > 1)
+}
+
+/// Settles `wallet_id`'s shares on the server's in-channel status, asked on `socket`.
+/// `keygen_grace` is how old an unconfirmed keygen share must be before it is dropped
+/// (`None`: never).
 pub(crate) async fn reconcile(
-    api: &ApiClient,
+    socket: &mut Socket,
     store: &ShareStore,
     wallet_id: &str,
     keygen_grace: Option<Duration>,
 ) -> Result<Reconciled, ClientError> {
-    let Some((staged, _)) = store.staged(wallet_id)? else {
-        return Ok(Reconciled::Nothing);
-    };
-    match api.wallet(wallet_id).await {
-        Ok(wallet) => settle(store, &wallet),
-        Err(e) if e.code() == Some(ErrorCode::WalletNotFound) => {
-            unconfirmed(store, wallet_id, staged, keygen_grace)
-        }
-        Err(e) => Err(e),
+    match ceremony::status(socket, wallet_id).await? {
+        Some(wallet) => settle(store, &wallet),
+        None => unconfirmed(store, wallet_id, keygen_grace),
     }
 }
 
-/// Settles the staged share of `wallet` against the server's view of it.
-pub(crate) fn settle(store: &ShareStore, wallet: &WalletInfo) -> Result<Reconciled, ClientError> {
+/// Settles the shares of `wallet` against the server's in-channel view of it.
+fn settle(store: &ShareStore, wallet: &WalletInfo) -> Result<Reconciled, ClientError> {
+    let currents = store.current_epochs(&wallet.id)?;
+    if let Some(&newest) = currents.last()
+        && newest > wallet.epoch
+        && currents.contains(&wallet.epoch)
+        && of_wallet(&store.get(&wallet.id, wallet.epoch)?, wallet)
+    {
+        store.demote(&wallet.id, newest)?;
+        return Ok(Reconciled::RolledBack {
+            from: newest,
+            to: wallet.epoch,
+        });
+    }
     let Some((staged, bytes)) = store.staged(&wallet.id)? else {
         return Ok(Reconciled::Nothing);
     };
-    if staged < wallet.epoch {
-        store.discard_staged(&wallet.id, staged)?;
-        return Ok(Reconciled::Discarded { epoch: staged });
-    }
-    if staged > wallet.epoch {
-        return Ok(Reconciled::Kept { epoch: staged });
-    }
-    // Never promote on the server's word alone a share that is not of this wallet's key; nor
-    // delete it (the server's report is what is wrong). Signing will surface the mismatch.
-    if public_key_hex(&bytes).as_deref() != Some(wallet.public_key.as_str()) {
-        tracing::warn!(wallet = %wallet.id, epoch = staged, "staged share is not of the server's public key; kept");
+    // Never promote on the server's word a share that is not of this wallet's key.
+    if staged != wallet.epoch || !of_wallet(&bytes, wallet) {
         return Ok(Reconciled::Kept { epoch: staged });
     }
     store.promote(&wallet.id, staged)?;
@@ -83,13 +93,15 @@ pub(crate) fn settle(store: &ShareStore, wallet: &WalletInfo) -> Result<Reconcil
     Ok(Reconciled::Promoted { epoch: staged })
 }
 
-/// The server does not know the wallet (to this session).
+/// The server says, in the channel, that this user has no such wallet.
 fn unconfirmed(
     store: &ShareStore,
     wallet_id: &str,
-    staged: u64,
     keygen_grace: Option<Duration>,
 ) -> Result<Reconciled, ClientError> {
+    let Some((staged, _)) = store.staged(wallet_id)? else {
+        return Ok(Reconciled::Nothing);
+    };
     // Only a keygen that never completed here qualifies; a wallet with a current share is one
     // this device did have, and whatever the server says now is no reason to delete it.
     let keygen = staged == 0 && store.current(wallet_id)?.is_none();
@@ -103,6 +115,10 @@ fn unconfirmed(
     store.discard_staged(wallet_id, staged)?;
     tracing::info!(wallet = %wallet_id, "unconfirmed keygen share discarded");
     Ok(Reconciled::Discarded { epoch: staged })
+}
+
+fn of_wallet(share: &[u8], wallet: &WalletInfo) -> bool {
+    public_key_hex(share).as_deref() == Some(wallet.public_key.as_str())
 }
 
 fn public_key_hex(share: &[u8]) -> Option<String> {

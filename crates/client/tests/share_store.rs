@@ -269,9 +269,13 @@ fn staged_promote_discard_lifecycle() {
     assert_eq!(store.get(W, 2).unwrap().as_slice(), b"e2");
 
     store.promote(W, 2).unwrap();
-    assert_eq!(names(&dir, W), ["2.current"]);
+    // The previous share stays until a ceremony at epoch 2 confirms the pair.
+    assert_eq!(names(&dir, W), ["1.current", "2.current"]);
     assert_eq!(current(&store, W), Some((2, b"e2".to_vec())));
+    assert_eq!(store.current_epochs(W).unwrap(), [1, 2]);
     assert_eq!(staged(&store, W), None);
+    assert_eq!(store.confirm(W, 2).unwrap(), 1);
+    assert_eq!(names(&dir, W), ["2.current"]);
     assert!(matches!(store.get(W, 1), Err(StoreError::NotFound)));
 
     // A refresh the server never committed.
@@ -293,14 +297,30 @@ fn staged_promote_discard_lifecycle() {
 }
 
 #[test]
-fn promote_deletes_every_older_current_but_keeps_other_staged() {
+fn promote_keeps_only_the_previous_current_and_other_staged() {
     let (_tmp, dir, store) = fresh();
     store.put(W, 1, ShareState::Current, b"e1").unwrap();
     store.put(W, 2, ShareState::Current, b"e2").unwrap();
     store.put(W, 5, ShareState::Staged, b"e5").unwrap();
     store.put(W, 6, ShareState::Staged, b"e6").unwrap();
     store.promote(W, 5).unwrap();
-    assert_eq!(names(&dir, W), ["5.current", "6.staged"]);
+    assert_eq!(names(&dir, W), ["2.current", "5.current", "6.staged"]);
+}
+
+#[test]
+fn demote_brings_back_the_previous_share_without_deleting() {
+    let (_tmp, dir, store) = fresh();
+    store.put(W, 1, ShareState::Current, b"e1").unwrap();
+    // Nothing to fall back to: refused.
+    assert!(store.demote(W, 1).is_err());
+    store.put(W, 2, ShareState::Staged, b"e2").unwrap();
+    store.promote(W, 2).unwrap();
+    store.demote(W, 2).unwrap();
+    assert_eq!(names(&dir, W), ["1.current", "2.staged"]);
+    assert_eq!(current(&store, W), Some((1, b"e1".to_vec())));
+    assert_eq!(staged(&store, W), Some((2, b"e2".to_vec())));
+    assert!(matches!(store.confirm(W, 2), Err(StoreError::NotFound)));
+    assert_eq!(store.confirm(W, 1).unwrap(), 0);
 }
 
 #[test]
@@ -818,9 +838,11 @@ fn crash_during_promote_leaves_a_usable_share() {
     let store = reopen(&dir, PASS).unwrap();
     assert_eq!(current(&store, W), Some((2, b"e2".to_vec())));
     assert_eq!(store.get(W, 1).unwrap().as_slice(), b"e1");
-    // The next promotion clears the leftover.
+    // The next promotion keeps only the share it supersedes; confirming clears that too.
     store.put(W, 3, ShareState::Staged, b"e3").unwrap();
     store.promote(W, 3).unwrap();
+    assert_eq!(names(&dir, W), ["2.current", "3.current"]);
+    store.confirm(W, 3).unwrap();
     assert_eq!(names(&dir, W), ["3.current"]);
 }
 
@@ -1074,4 +1096,14 @@ fn a_wrong_guess_costs_the_default_argon2_time() {
         per_guess >= std::time::Duration::from_millis(200),
         "{per_guess:?}"
     );
+fn a_lock_that_cannot_be_saved_still_holds_in_the_process() {
+    let (_tmp, dir, store) = fresh();
+    store.put(W, 1, ShareState::Current, b"e1").unwrap();
+    let other_handle = reopen(&dir, PASS).unwrap();
+    // The store can no longer be written (its keystore is gone): the marker fails.
+    fs::remove_file(dir.join("keystore.json")).unwrap();
+    assert!(store.lock_wallet(W).is_err());
+    assert!(store.is_locked(W).unwrap());
+    assert!(other_handle.is_locked(W).unwrap());
+    assert!(!store.is_locked("w2").unwrap());
 }

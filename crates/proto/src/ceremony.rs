@@ -17,6 +17,9 @@
 //!                                    ◀──   TestSign{server_nonce}
 //!   binary MPC frames (test signature under the new epoch)
 //!                                    ◀──   Committed{wallet}   (device then promotes)
+//! status (no MPC, no nonce use; the device's proof of the server's epoch, docs/crash-safety.md):
+//!   Start{Status{wallet_id}, …}     ──▶
+//!                                    ◀──   Status{wallet}   (read from the database now)
 //! any time:                          ◀──   Failed{error}  (then the socket closes)
 //! between ceremonies: the server closes a socket idle for `limits.ceremony_idle_secs`.
 //! ```
@@ -50,6 +53,11 @@ pub enum Operation {
         epoch: u64,
         #[serde(default)]
         mode: RefreshKind,
+    },
+    /// The wallet as the server's database holds it now. Answered inside the channel so the
+    /// device may act on it (settle a staged share); the HTTP wallet endpoints are only hints.
+    Status {
+        wallet_id: String,
     },
 }
 
@@ -100,6 +108,9 @@ pub enum ServerMessage {
         server_nonce: String,
     },
     Committed {
+        wallet: WalletInfo,
+    },
+    Status {
         wallet: WalletInfo,
     },
     Failed {

@@ -30,6 +30,34 @@ pub const SERVER_FAILPOINTS: &[&str] = &[
     "server.refresh.before_reply",
 ];
 
+/// Lies the server tells inside the channel when armed with `name=return` (tests of the
+/// device against a hostile server, `crates/cli/tests/hostile.rs`). Each one is a message the
+/// device acts on; the device must come out of every one with a usable share.
+pub const SERVER_LIES: &[&str] = &[
+    // `keygen_done` names another wallet (after the real commit).
+    "server.lie.keygen_done_other_wallet",
+    // `committed` reports an epoch one past the committed one (after the real commit).
+    "server.lie.committed_epoch",
+    // `committed` is sent, but the commit is not made (the staged row is left behind).
+    "server.lie.committed_without_commit",
+    // `status` reports an epoch one past the wallet's.
+    "server.lie.status_epoch",
+];
+
+/// Whether the lie `name` (one of [`SERVER_LIES`]) is armed. Always false without the
+/// `failpoints` feature.
+pub(crate) fn lie(name: &str) -> bool {
+    #[cfg(feature = "failpoints")]
+    {
+        fail::eval(name, |_| ()).is_some()
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// The environment variable [`init_from_env`] reads.
 pub const ENV: &str = "TANDEM_FAILPOINTS";
 

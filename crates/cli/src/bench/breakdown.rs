@@ -76,7 +76,8 @@ async fn one<S: ChainScheme>(
             socket.insert(fresh)
         }
     };
-    ceremony::sign::<S>(socket, wallet, &share, request, None).await?;
+    let guard = device.guard(wallet)?;
+    ceremony::sign::<S>(socket, &guard, &share, request, None).await?;
     lap(&mut s.ceremony, &mut t);
     s.total.push(start.elapsed());
     Ok(())

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod evil;
 pub mod http;
 pub mod mitm;
+pub mod proxy;
 pub mod raw;
 pub mod server;
 pub mod smtp_peer;

@@ -4,17 +4,41 @@ use tandem_proto::scheme::{ChainScheme, refresh_test_input};
 use tandem_proto::wallet::WalletInfo;
 
 use super::driver::{Work, compute, drive, nonce_hex, parse_nonce};
+use super::guard::WalletGuard;
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
 use crate::failpoints::failpoint;
-use crate::store::{ShareState, ShareStore};
+use crate::store::{ShareState, ShareStore, StoreError};
 
 /// Refresh (fast, or complete with new OT state) with the two-phase commit: the new share is
 /// stored as staged, proven by a joint test signature, and promoted only once the server
-/// confirms its commit.
+/// confirms its commit. The share it replaces stays (as the previous share) until a ceremony
+/// at the new epoch succeeds. Runs under `guard`: a locked share runs only a complete refresh,
+/// and detected cheating locks the share before the socket is dropped.
 pub async fn refresh<S: ChainScheme>(
     mut socket: Socket,
+    guard: &WalletGuard,
+    share: &KeyShare<S>,
+    mode: RefreshMode,
+    progress: Progress<'_>,
+) -> Result<(WalletInfo, KeyShare<S>), ClientError> {
+    let complete = mode == RefreshMode::Complete;
+    let (wallet_id, store) = (guard.wallet_id(), guard.store());
+    let r = guard
+        .run(
+            complete,
+            refresh_unguarded(&mut socket, wallet_id, share, store, mode, progress),
+        )
+        .await;
+    if r.is_ok() {
+        socket.close().await;
+    }
+    r
+}
+
+async fn refresh_unguarded<S: ChainScheme>(
+    socket: &mut Socket,
     wallet_id: &str,
     share: &KeyShare<S>,
     store: &ShareStore,
@@ -47,10 +71,10 @@ pub async fn refresh<S: ChainScheme>(
     };
     // The server fenced off every earlier refresh before accepting this one (none of them can
     // commit any more): a staged share left by one of them is dead and goes.
-    if let Some((staged, _)) = store.staged(wallet_id)?
-        && staged > epoch
-    {
-        store.discard_staged(wallet_id, staged)?;
+    for staged in store.staged_epochs(wallet_id)? {
+        if staged > epoch {
+            store.discard_staged(wallet_id, staged)?;
+        }
     }
     report(progress, "refreshing shares");
     let ctx = SessionContext::derive(
@@ -62,7 +86,13 @@ pub async fn refresh<S: ChainScheme>(
     );
     let refresh_session = ctx.session_id.0;
     let (ceremony, first) = compute(|| S::refresh(share, ctx, mode))?;
-    let new_share = drive(&mut socket, ceremony, first, Work::Heavy).await?;
+    let new_share = drive(socket, ceremony, first, Work::Heavy).await?;
+    // The server has just run a ceremony with its share at `epoch`: an older share of ours
+    // can never pair again.
+    match store.confirm(wallet_id, epoch) {
+        Ok(_) | Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
     let new_epoch = new_share.epoch();
     store.put(
         wallet_id,
@@ -92,15 +122,19 @@ pub async fn refresh<S: ChainScheme>(
     let input = refresh_test_input(S::CHAIN, wallet_id, new_epoch, &refresh_session);
     let message = S::message(&input)?;
     let (ceremony, first) = S::sign(&new_share, ctx, message)?;
-    drive(&mut socket, ceremony, first, Work::Light).await?;
+    drive(socket, ceremony, first, Work::Light).await?;
     let wallet = match socket.control().await? {
         ServerMessage::Committed { wallet } => wallet,
         _ => return Err(ClientError::Protocol("expected `committed`".into())),
     };
-    socket.close().await;
-    if wallet.epoch != new_epoch {
+    // Checked, not trusted: a wrong `committed` leaves the new share staged (and the current
+    // one in use) for reconcile to settle on the server's in-channel status.
+    if wallet.id != wallet_id
+        || wallet.epoch != new_epoch
+        || wallet.public_key != hex::encode(new_share.public_key())
+    {
         return Err(ClientError::Protocol(
-            "the server committed another epoch".into(),
+            "the server reports another commit than the one made".into(),
         ));
     }
     failpoint!("client.refresh.before_promote");

@@ -5,6 +5,7 @@ use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{SignPayload, SignResult};
 
 use super::driver::{Work, drive, nonce_hex, parse_nonce};
+use super::guard::WalletGuard;
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
@@ -12,8 +13,25 @@ use crate::error::ClientError;
 /// Signs `payload` jointly. The device parses the payload itself and checks that what the
 /// server releases is exactly the signature the ceremony produced. The socket stays open for
 /// the next ceremony; on a reused socket the server already closed, this returns
-/// [`ClientError::StaleSocket`] before anything happened.
+/// [`ClientError::StaleSocket`] before anything happened. Runs under `guard` (refused on a
+/// locked share; detected cheating locks it before this returns).
 pub async fn sign<S: ChainScheme>(
+    socket: &mut Socket,
+    guard: &WalletGuard,
+    share: &KeyShare<S>,
+    payload: &SignPayload,
+    progress: Progress<'_>,
+) -> Result<SignResult, ClientError> {
+    let wallet_id = guard.wallet_id();
+    guard
+        .run(
+            false,
+            sign_unguarded(socket, wallet_id, share, payload, progress),
+        )
+        .await
+}
+
+async fn sign_unguarded<S: ChainScheme>(
     socket: &mut Socket,
     wallet_id: &str,
     share: &KeyShare<S>,

@@ -31,9 +31,10 @@ mod kdf;
 mod keystore;
 mod layout;
 mod lock;
-mod locks;
+pub(crate) mod locks;
 mod passphrase;
 mod rekey;
+mod settle;
 mod share_store;
 mod wallet_id;
 

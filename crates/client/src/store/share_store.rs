@@ -189,8 +189,10 @@ impl ShareStore {
         self.latest(wallet_id, ShareState::Staged)
     }
 
-    /// Makes the staged share at `epoch` current, then deletes every older current share of
-    /// the wallet. A crash in between leaves both, and `current()` already returns the new one.
+    /// Makes the staged share at `epoch` current. The current share it supersedes is kept as
+    /// the wallet's previous share until a ceremony at `epoch` succeeds
+    /// ([`ShareStore::confirm`]): a server that said it committed but did not still pairs with
+    /// it. Any share older than that one goes. `current()` returns the new one from here on.
     pub fn promote(&self, wallet_id: &str, epoch: u64) -> Result<(), StoreError> {
         let wallet = WalletName::parse(wallet_id)?;
         let _lock = self.guard()?;
@@ -214,11 +216,12 @@ impl ShareStore {
             self.layout.share(wallet, epoch, ShareState::Current),
         )?;
         fsio::sync_dir(&dir)?;
-        // Only now that the new share is durably current may the old ones go.
-        for &old in &files.current {
+        // Only now that the new share is durably current may the older ones go.
+        let older: Vec<u64> = files.current.iter().rev().skip(1).copied().collect();
+        for &old in &older {
             fsio::remove_if_exists(&self.layout.share(wallet, old, ShareState::Current))?;
         }
-        if !files.current.is_empty() {
+        if !older.is_empty() {
             fsio::sync_dir(&dir)?;
         }
         tracing::debug!(wallet = wallet_id, epoch, "share promoted");

@@ -60,10 +60,12 @@ pub(crate) async fn keygen<S: ChainScheme>(
         )
         .await?;
     failpoint!("server.keygen.before_reply");
+    let mut wallet = record.info();
+    if crate::failpoints::lie("server.lie.keygen_done_other_wallet") {
+        wallet.id = uuid::Uuid::new_v4().simple().to_string();
+    }
     channel
-        .send_control(&ServerMessage::KeygenDone {
-            wallet: record.info(),
-        })
+        .send_control(&ServerMessage::KeygenDone { wallet })
         .await?;
     Ok(record)
 }

@@ -115,6 +115,14 @@ async fn prove_and_commit<S: ChainScheme>(
         .map_err(|_| CeremonyError::Aborted("test signature does not verify".into()))?;
     debug_assert_eq!(new_share.role(), Role::Server);
     failpoint!("server.refresh.before_commit");
+    if crate::failpoints::lie("server.lie.committed_without_commit") {
+        let mut claimed = wallet.info();
+        claimed.epoch = new_epoch;
+        channel
+            .send_control(&ServerMessage::Committed { wallet: claimed })
+            .await?;
+        return Ok(wallet.clone());
+    }
     let committed = svc
         .wallets()
         .commit_refresh(
@@ -126,10 +134,12 @@ async fn prove_and_commit<S: ChainScheme>(
         )
         .await?;
     failpoint!("server.refresh.before_reply");
+    let mut info = committed.info();
+    if crate::failpoints::lie("server.lie.committed_epoch") {
+        info.epoch += 1;
+    }
     channel
-        .send_control(&ServerMessage::Committed {
-            wallet: committed.info(),
-        })
+        .send_control(&ServerMessage::Committed { wallet: info })
         .await?;
     Ok(committed)
 }

@@ -160,6 +160,10 @@ impl Ceremonies {
             return ("unknown", "unknown", Err(CeremonyError::Rejected(e)));
         };
         match operation {
+            Operation::Status { wallet_id } => {
+                let r = self.status(user_id, &wallet_id, channel).await;
+                ("status", "unknown", r)
+            }
             Operation::Keygen { chain } => {
                 let r = match chain {
                     Chain::Evm => {
@@ -270,6 +274,24 @@ impl Ceremonies {
                 ("refresh", wallet.chain.as_str(), r.map(|_| ()))
             }
         }
+    }
+
+    /// The wallet as the database holds it now, for the device to settle its staged share on
+    /// (docs/crash-safety.md): inside the channel, so no proxy can forge it.
+    async fn status(
+        &self,
+        user_id: &str,
+        wallet_id: &str,
+        channel: &mut dyn Channel,
+    ) -> Result<(), CeremonyError> {
+        let mut wallet = self.wallets.get(user_id, wallet_id).await?.info();
+        if crate::failpoints::lie("server.lie.status_epoch") {
+            wallet.epoch += 1;
+        }
+        channel
+            .send_control(&ServerMessage::Status { wallet })
+            .await?;
+        Ok(())
     }
 
     /// DESIGN.md §3: a detected cheat freezes the wallet, persisted before the reply, and
