@@ -175,6 +175,7 @@ impl Ceremonies {
                 wallet_id,
                 epoch,
                 payload,
+                signing_input,
             } => {
                 let (wallet, current) =
                     match self.wallets.get_for_ceremony(user_id, &wallet_id).await {
@@ -193,7 +194,7 @@ impl Ceremonies {
                             &wallet,
                             current,
                             epoch,
-                            &payload,
+                            (&payload, signing_input.as_deref()),
                             channel,
                             device_nonce,
                         )
@@ -205,7 +206,7 @@ impl Ceremonies {
                             &wallet,
                             current,
                             epoch,
-                            &payload,
+                            (&payload, signing_input.as_deref()),
                             channel,
                             device_nonce,
                         )

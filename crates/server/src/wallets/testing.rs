@@ -84,3 +84,31 @@ pub async fn open_current_share(
     let (wallet, share) = wallets.get_for_ceremony(&owner, wallet_id).await?;
     wallets.open_share(&wallet, share, wallet.epoch, Access::Active)
 }
+
+/// Overwrites a wallet's stored address, as anyone with write access to the database could.
+pub async fn forge_address(
+    store: &Store,
+    wallet_id: &str,
+    address: &str,
+) -> Result<(), WalletError> {
+    sqlx::query("UPDATE wallets SET address = $1 WHERE id = $2")
+        .bind(address)
+        .bind(wallet_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Overwrites a wallet's stored public key, as anyone with write access to the database could.
+pub async fn forge_public_key(
+    store: &Store,
+    wallet_id: &str,
+    public_key: &[u8],
+) -> Result<(), WalletError> {
+    sqlx::query("UPDATE wallets SET public_key = $1 WHERE id = $2")
+        .bind(public_key.to_vec())
+        .bind(wallet_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
