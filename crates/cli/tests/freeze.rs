@@ -422,3 +422,78 @@ async fn a_server_frame_for_another_session_does_not_lock_the_share() {
         .await
         .unwrap();
 }
+
+/// FROST keeps no secret a failure could reveal, so no FROST refusal freezes: a session with
+/// no share of a Solana wallet runs a signing ceremony with a share of a key it made itself
+/// (valid commitments, a signature share that cannot verify). The server refuses it with
+/// `ceremony_failed`; the wallet is not frozen and still signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shareless_session_cannot_freeze_a_solana_wallet_with_a_bad_signature_share() {
+    use tandem_mpc::ed25519::Ed25519;
+    use tandem_mpc::testing::run_pair;
+
+    let server = Server::start(&Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let email = unique_email("frost");
+    let token = login(&server, &email).await;
+    let device = device_at(&server.url, &token, dir.path()).await;
+    let wallet = device.create_wallet(Chain::Solana, None).await.unwrap();
+    let thief = login(&server, &email).await;
+
+    // A share of another key, under the victim's wallet id.
+    let wallet_id = WalletId::new(wallet.id.clone()).unwrap();
+    let keygen_ctx =
+        SessionContext::fresh(Ed25519::protocol(Operation::Keygen), wallet_id.clone(), 0).unwrap();
+    let (fake, _, _) = run_pair((
+        Ed25519::keygen(tandem_mpc::Role::Device, keygen_ctx.clone()).unwrap(),
+        Ed25519::keygen(tandem_mpc::Role::Server, keygen_ctx).unwrap(),
+    ))
+    .unwrap();
+
+    let mut raw = Raw::connect(&server.url, &thief).await;
+    let device_nonce = Nonce::generate().unwrap();
+    raw.control(
+        serde_json::json!({"type": "start", "device_nonce": hex::encode(device_nonce.0),
+        "operation": {"kind": "sign", "wallet_id": wallet.id, "epoch": 0,
+        "payload": {"kind": "solana_message", "message": "mine now"}}}),
+    )
+    .await;
+    let accepted = raw.next_control().await.unwrap();
+    assert_eq!(accepted["type"], "accepted", "{accepted}");
+    let server_nonce = Nonce(
+        hex::decode(accepted["server_nonce"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let ctx = SessionContext::derive(
+        Ed25519::protocol(Operation::Sign),
+        wallet_id,
+        0,
+        &device_nonce,
+        &server_nonce,
+    );
+    let (mut ceremony, first) = Ed25519::sign(&fake, ctx, b"mine now".as_slice()).unwrap();
+    raw.send(Kind::Frame, &first).await;
+    let code = loop {
+        let (kind, data) = raw
+            .next()
+            .await
+            .expect("the server closed without an answer");
+        if kind == Kind::Control {
+            let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            break v["error"]["code"].as_str().unwrap_or("?").to_owned();
+        }
+        if let Ok(Progress::Send(next)) = ceremony.receive(&data) {
+            raw.send(Kind::Frame, &next).await;
+        }
+    };
+    assert_eq!(code, "ceremony_failed");
+    let info = device.api().wallet(&wallet.id).await.unwrap();
+    assert_eq!(info.status, WalletStatus::Active);
+    let payload = SignPayload::SolanaMessage {
+        message: "still mine".into(),
+        encoding: Encoding::Utf8,
+    };
+    device.sign(&wallet.id, &payload, None).await.unwrap();
+}
