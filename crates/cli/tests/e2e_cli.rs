@@ -165,3 +165,116 @@ async fn full_flow(backend: Backend) {
 async fn cli_end_to_end_on_every_backend() {
     each_backend(full_flow).await;
 }
+
+/// Issue 10, defect 2: whoever can write the database rewrites a wallet's address, then its
+/// public key. The server derives the address from the key (the column is never read), and
+/// the device derives it from its own share's key: `wallet list`, `wallet show` and the
+/// alloy signer show the real address or refuse the wallet by name, never the forged one.
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_wallet_rows_never_show_a_foreign_address() {
+    each_backend(forged_rows).await;
+}
+
+async fn forged_rows(backend: Backend) {
+    use tandem_proto::scheme::address_for;
+    use tandem_proto::wallet::Chain;
+    use tandem_server::wallets::testing::{forge_address, forge_public_key};
+
+    let server = Server::start(&backend);
+    let cli = Cli::new(&server);
+    cli.login(&server, &unique_email("forge"));
+    let evm = cli.json(&["wallet", "create", "--chain", "evm"]);
+    let sol = cli.json(&["wallet", "create", "--chain", "solana"]);
+    let (evm_id, real) = (id(&evm), evm["address"].as_str().unwrap().to_owned());
+    let url = match &backend {
+        Backend::Sqlite => {
+            tandem_server::config::sqlite_url_for(&server.data_dir.join("tandem.db"))
+        }
+        Backend::Postgres(url) => url.clone(),
+    };
+    let db = tandem_server::store::Store::connect(&url).await.unwrap();
+    let device = tandem_client::Device::new(
+        tandem_client::ApiClient::new(&server.url)
+            .unwrap()
+            .with_token(cli.token())
+            .pin_server_key()
+            .await
+            .unwrap(),
+        tandem_client::ShareStore::open(&cli.home().join("shares"), common::cli::PASSPHRASE)
+            .unwrap(),
+    );
+
+    // The address column: ignored everywhere.
+    let forged = "0x000000000000000000000000000000000000dEaD";
+    forge_address(&db, &evm_id, forged).await.unwrap();
+    let list = cli.json(&["wallet", "list"]);
+    assert!(
+        !list.to_string().contains(forged),
+        "{}: {list}",
+        backend.name()
+    );
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == evm_id.as_str());
+    assert_eq!(listed.unwrap()["address"], real.as_str());
+    assert_eq!(
+        cli.json(&["wallet", "show", &evm_id])["address"],
+        real.as_str()
+    );
+    let info = device.api().wallet(&evm_id).await.unwrap();
+    let signer = tandem_client::TandemSigner::new(device.clone(), &info).unwrap();
+    assert_eq!(
+        alloy_signer::Signer::address(&signer).to_checksum(None),
+        real
+    );
+
+    // The public key (with, server-side, the address of the forged key): refused by name.
+    let g =
+        hex::decode("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798").unwrap();
+    let foreign = address_for(Chain::Evm, &g).unwrap();
+    forge_public_key(&db, &evm_id, &g).await.unwrap();
+    let info = device.api().wallet(&evm_id).await.unwrap();
+    assert_eq!(
+        info.address, foreign,
+        "the server reports the forged key's address"
+    );
+
+    let out = cli.run(&["--json", "wallet", "list"]);
+    assert!(
+        !out.status.success(),
+        "a misreported wallet must fail the listing"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(&foreign), "{}: {stdout}", backend.name());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = list.as_array().unwrap();
+    let bad = entries.iter().find(|w| w["id"] == evm_id.as_str()).unwrap();
+    assert_eq!(bad["error"]["code"], "wallet_mismatch", "{bad}");
+    assert!(bad.get("address").is_none(), "{bad}");
+    let good = entries.iter().find(|w| w["id"] == sol["id"]).unwrap();
+    assert_eq!(
+        good["address"], sol["address"],
+        "the others are still listed"
+    );
+
+    let out = cli.run(&["wallet", "show", &evm_id]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&foreign));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&evm_id),
+        "the error names the wallet: {stderr}"
+    );
+
+    let err = tandem_client::TandemSigner::new(device.clone(), &info).unwrap_err();
+    assert!(
+        matches!(err, tandem_client::ClientError::WalletMismatch { .. }),
+        "{err}"
+    );
+    // And the server no longer signs for a row whose key is not its share's.
+    let out = cli.run(&["sign", "message", "--wallet", &evm_id, "after the forgery"]);
+    assert!(!out.status.success());
+    db.close().await;
+}

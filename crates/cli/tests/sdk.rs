@@ -289,3 +289,137 @@ async fn ceremony_sockets_are_reused_and_rechecked() {
         "{err}"
     );
 }
+
+/// Runs a keygen as a device would, over a raw socket with the real state machine, then
+/// reports `public_key` in `stored`. Returns the wallet id and the server's answer.
+async fn keygen_reporting(
+    server: &Server,
+    token: &str,
+    report: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> (String, serde_json::Value) {
+    use tandem_mpc::ecdsa::Secp256k1;
+    use tandem_mpc::{
+        Ceremony, Nonce, Operation, Progress, Role, Scheme, SessionContext, WalletId,
+    };
+    use tandem_proto::scheme::ChainScheme;
+
+    let mut raw = Raw::connect(&server.url, token).await;
+    let device_nonce = Nonce::generate().unwrap();
+    raw.control(
+        serde_json::json!({"type": "start", "device_nonce": hex::encode(device_nonce.0),
+        "operation": {"kind": "keygen", "chain": "evm"}}),
+    )
+    .await;
+    let accepted = raw.next_control().await.unwrap();
+    assert_eq!(accepted["type"], "accepted", "{accepted}");
+    let wallet_id = accepted["wallet_id"].as_str().unwrap().to_owned();
+    let server_nonce = Nonce(
+        hex::decode(accepted["server_nonce"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    );
+    let ctx = SessionContext::derive(
+        Secp256k1::protocol(Operation::Keygen),
+        WalletId::new(wallet_id.clone()).unwrap(),
+        0,
+        &device_nonce,
+        &server_nonce,
+    );
+    let (mut ceremony, first) = Secp256k1::keygen(Role::Device, ctx).unwrap();
+    raw.send(Kind::Frame, &first).await;
+    let share = loop {
+        let (kind, data) = raw.next().await.expect("the server closed during keygen");
+        assert_eq!(kind, Kind::Frame);
+        match ceremony.receive(&data).unwrap() {
+            Progress::Send(next) => raw.send(Kind::Frame, &next).await,
+            Progress::Done(share) => break share,
+        }
+    };
+    let reported = report(share.public_key());
+    raw.control(serde_json::json!({"type": "stored", "public_key": hex::encode(reported)}))
+        .await;
+    (wallet_id, raw.next_control().await.unwrap())
+}
+
+/// Security bar M11: keygen confirms the joint public key before the server commits. A
+/// device that computed (or was shown) another key is refused, and no wallet exists; the
+/// same device reporting the key both computed gets its wallet.
+#[tokio::test(flavor = "multi_thread")]
+async fn keygen_commits_only_a_key_both_sides_confirm() {
+    let server = Server::start(&Backend::Sqlite);
+    let http = Http::new(&server);
+    let token = http.login(&server, &unique_email("m11")).await;
+
+    let (refused, reply) = keygen_reporting(&server, &token, |pk| {
+        let mut other = pk.to_vec();
+        other[1] ^= 1;
+        other
+    })
+    .await;
+    assert_eq!(reply["type"], "failed", "{reply}");
+    assert_eq!(reply["error"]["code"], "ceremony_failed", "{reply}");
+    assert_eq!(reply["error"]["field"], "public_key", "{reply}");
+    let r = http
+        .get(&format!("/v1/wallets/{refused}"), Some(&token))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    let (created, reply) = keygen_reporting(&server, &token, <[u8]>::to_vec).await;
+    assert_eq!(reply["type"], "keygen_done", "{reply}");
+    assert_eq!(reply["wallet"]["id"], created.as_str());
+    let list = http.get("/v1/wallets", Some(&token)).await;
+    let ids: Vec<&str> = list.body["wallets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![created.as_str()]);
+}
+
+/// M11 and defect 2 on the device: a server (here a proxy holding the server's channel key)
+/// that reports at the end of keygen another key, with that key's own address, is refused:
+/// the device never makes the share it computed current under a key it did not compute.
+#[tokio::test(flavor = "multi_thread")]
+async fn keygen_refuses_a_reported_key_the_device_did_not_compute() {
+    use common::evil::EvilServer;
+    use tandem_client::ClientError;
+    use tandem_proto::scheme::address_for;
+
+    let server = Server::start(&Backend::Sqlite);
+    let http = Http::new(&server);
+    let token = http.login(&server, &unique_email("m11dev")).await;
+    let g =
+        hex::decode("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798").unwrap();
+    let foreign = address_for(Chain::Evm, &g).unwrap();
+    let (g2, foreign2) = (g.clone(), foreign.clone());
+    let rewrite = Arc::new(move |data: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(data).ok()?;
+        if v["type"] != "keygen_done" {
+            return None;
+        }
+        v["wallet"]["public_key"] = hex::encode(&g2).into();
+        v["wallet"]["address"] = foreign2.clone().into();
+        serde_json::to_vec(&v).ok()
+    });
+    let key = std::fs::read(server.data_dir.join("server-channel.key")).unwrap();
+    let evil = EvilServer::start(&server.url, &key, rewrite).await;
+    let api = ApiClient::new(&evil.url)
+        .unwrap()
+        .with_token(token)
+        .with_server_key(common::raw::server_key(&server.url).await);
+    let dir = tempfile::tempdir().unwrap();
+    let cheap = KdfParams {
+        m_kib: 256,
+        t: 1,
+        p: 1,
+    };
+    let device = Device::new(api, ShareStore::open_with(dir.path(), "p", cheap).unwrap());
+    let err = device.create_wallet(Chain::Evm, None).await.unwrap_err();
+    assert!(matches!(err, ClientError::Protocol(_)), "{err}");
+    assert_eq!(evil.rewritten(), 1);
+    let ids = device.store().wallets().unwrap();
+    assert_eq!(ids.len(), 1);
+    assert!(device.store().current(&ids[0]).unwrap().is_none());
+}

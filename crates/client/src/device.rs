@@ -12,6 +12,7 @@ use tandem_proto::sign::{SignPayload, SignResult};
 use tandem_proto::wallet::{Chain, WalletInfo};
 
 use crate::api::ApiClient;
+use crate::binding;
 use crate::ceremony::{self, Progress, Socket, WalletGuard};
 use crate::error::ClientError;
 use crate::reconcile::{self, Reconciled};
@@ -103,10 +104,39 @@ impl Device {
         Ok(wallet)
     }
 
-    /// The server's view of the wallet over HTTP. A hint only: the device's shares are never
-    /// settled on it (see [`crate::reconcile`]).
+    /// The server's view of the wallet over HTTP, refused with
+    /// [`ClientError::WalletMismatch`] unless its key and address are those of this device's
+    /// share ([`Device::verify`]). Shares are never settled on it (see [`crate::reconcile`]).
     pub async fn wallet(&self, wallet_id: &str) -> Result<WalletInfo, ClientError> {
-        self.api.wallet(wallet_id).await
+        let wallet = self.api.wallet(wallet_id).await?;
+        self.verify(&wallet)?;
+        Ok(wallet)
+    }
+
+    /// Every wallet of the account, each verified on its own: one the server misreports is
+    /// an `Err` naming it, and does not hide the others.
+    pub async fn wallets(
+        &self,
+    ) -> Result<Vec<(String, Result<WalletInfo, ClientError>)>, ClientError> {
+        let wallets = self.api.wallets().await?;
+        Ok(wallets
+            .into_iter()
+            .map(|w| (w.id.clone(), self.verify(&w).map(|()| w)))
+            .collect())
+    }
+
+    /// Checks a wallet the server described against the key of this device's current share:
+    /// same chain, same public key, and the address derived here from that key. Without a
+    /// share of it here, only that the address is the reported key's.
+    pub fn verify(&self, wallet: &WalletInfo) -> Result<(), ClientError> {
+        let local = self.store.current(&wallet.id)?;
+        let key = match &local {
+            Some((_, bytes)) => Some(binding::share_key(bytes).ok_or_else(|| {
+                ClientError::Local(format!("the stored share of {} is unreadable", wallet.id))
+            })?),
+            None => None,
+        };
+        binding::check(wallet, key.as_ref().map(|(c, k)| (*c, k.as_slice())))
     }
 
     pub async fn sign(
@@ -180,6 +210,7 @@ impl Device {
         if mode == RefreshMode::Complete {
             self.store.unlock_wallet(wallet_id)?;
         }
+        self.verify(&wallet)?;
         Ok(wallet)
     }
 

@@ -28,6 +28,13 @@ pub enum ClientError {
     /// The share was locked after detected cheating: only a complete refresh may run.
     #[error("wallet {0} is locked on this device after the server cheated: run a complete refresh")]
     ShareLocked(String),
+    /// The server reports, for this wallet, something other than what the device derives
+    /// from the key of its own share (or, holding no share, an address that is not that of
+    /// the reported key). The wallet is not shown or used.
+    #[error(
+        "wallet {wallet}: the server reports {what} that does not match this device's key; refusing to use it"
+    )]
+    WalletMismatch { wallet: String, what: &'static str },
     #[error("share store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("no share for wallet {0} on this device")]

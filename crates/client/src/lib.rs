@@ -6,6 +6,7 @@
 //! itself, exactly as the server does.
 
 pub mod api;
+mod binding;
 pub mod ceremony;
 pub mod device;
 pub mod error;

@@ -41,6 +41,12 @@ impl TandemSigner {
                 "an alloy signer needs an EVM wallet".into(),
             ));
         }
+        // The address must be the one of the key this device holds a share of: a signer
+        // whose `address()` is someone else's would send funds there.
+        if device.store().current(&wallet.id)?.is_none() {
+            return Err(ClientError::NoShare(wallet.id.clone()));
+        }
+        device.verify(wallet)?;
         let address = wallet
             .address
             .parse::<Address>()

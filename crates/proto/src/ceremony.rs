@@ -4,11 +4,13 @@
 //!
 //! ```text
 //! device                                   server
-//!   Start{operation, device_nonce}   ──▶
+//!   Start{operation, device_nonce}   ──▶   (sign: refused with `signing_input_mismatch` if
+//!                                          the device's `signing_input` hash differs)
 //!                                    ◀──   Accepted{wallet_id, epoch, server_nonce}
 //!   binary MPC frames                ◀─▶   binary MPC frames   (tandem-mpc envelopes)
 //! keygen:
-//!   Stored{}                         ──▶   (device has persisted its share)
+//!   Stored{public_key}               ──▶   (device has persisted its share; the server
+//!                                          commits only if the key is its own)
 //!                                    ◀──   KeygenDone{wallet}
 //! sign:
 //!                                    ◀──   Signed{result}
@@ -46,6 +48,13 @@ pub enum Operation {
         /// The epoch of the device's share; the server refuses a mismatch up front.
         epoch: u64,
         payload: SignPayload,
+        /// Hex SHA-256 of what the device will sign ([`crate::prepare::Prepared::input_hash`]).
+        /// The server compares it with its own before any MPC frame and answers
+        /// `signing_input_mismatch`: a device that computes other bytes (SDK/server version
+        /// skew) learns why, and nothing is frozen. Optional so that older devices still
+        /// sign; servers older than this field refuse it (upgrade servers first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signing_input: Option<String>,
     },
     /// Refresh, followed by a joint test signature and the commit.
     Refresh {
@@ -81,8 +90,14 @@ pub enum ClientMessage {
         /// Hex, 32 bytes from the OS CSPRNG.
         device_nonce: String,
     },
-    /// Keygen: the device has durably stored its new share.
-    Stored,
+    /// Keygen: the device has durably stored its new share (staged, unused until
+    /// `keygen_done`). `public_key` (hex) is the joint key the device computed: the server
+    /// commits the wallet only if it is its own (key confirmation), and the device promotes
+    /// its share only if `keygen_done` reports its key. Optional for older devices.
+    Stored {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        public_key: Option<String>,
+    },
     /// Refresh: the device has durably stored its staged share; the nonce starts the test
     /// signature's session.
     Staged { device_nonce: String },
@@ -144,13 +159,15 @@ mod tests {
                     message: "hi".into(),
                     encoding: Encoding::Utf8,
                 },
+                signing_input: Some("ab".into()),
             },
             device_nonce: "00".into(),
         };
         let json = serde_json::to_string(&msg).unwrap_or_default();
         assert!(json.contains(r#""type":"start""#), "{json}");
         assert!(json.contains(r#""kind":"sign""#), "{json}");
-        let back: ClientMessage = serde_json::from_str(&json).unwrap_or(ClientMessage::Stored);
+        let back: ClientMessage =
+            serde_json::from_str(&json).unwrap_or(ClientMessage::Stored { public_key: None });
         assert_eq!(back, msg);
     }
 }

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     Conflict,
     /// The device's share does not match the server's (different epoch or wallet).
     EpochMismatch,
+    /// The device computed other bytes to sign from the payload than the server did (the
+    /// SDK and server disagree on an encoding, e.g. after an upgrade of one side). Refused
+    /// before any MPC frame; nothing is frozen.
+    SigningInputMismatch,
     CeremonyFailed,
     CeremonyTimeout,
     TooManyCeremonies,
@@ -89,6 +93,7 @@ impl ErrorCode {
         ErrorCode::WalletFrozen,
         ErrorCode::Conflict,
         ErrorCode::EpochMismatch,
+        ErrorCode::SigningInputMismatch,
         ErrorCode::CeremonyFailed,
         ErrorCode::CeremonyTimeout,
         ErrorCode::TooManyCeremonies,
@@ -126,7 +131,7 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             Unauthorized | SessionExpired | SessionRevoked => 401,
             NotFound | WalletNotFound => 404,
-            WalletFrozen | Conflict | EpochMismatch => 409,
+            WalletFrozen | Conflict | EpochMismatch | SigningInputMismatch => 409,
             RateLimited | TooManyCeremonies => 429,
             CeremonyTimeout => 408,
             CeremonyFailed => 422,
@@ -168,6 +173,7 @@ impl ErrorCode {
             WalletFrozen => "wallet_frozen",
             Conflict => "conflict",
             EpochMismatch => "epoch_mismatch",
+            SigningInputMismatch => "signing_input_mismatch",
             CeremonyFailed => "ceremony_failed",
             CeremonyTimeout => "ceremony_timeout",
             TooManyCeremonies => "too_many_ceremonies",

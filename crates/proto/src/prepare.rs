@@ -33,6 +33,17 @@ impl Prepared {
         }
     }
 
+    /// SHA-256 over a domain tag and [`Prepared::signing_input`]: what device and server
+    /// compare in `start` before any MPC frame, so that disagreeing on the bytes to sign is
+    /// a clear refusal rather than a failed ceremony.
+    pub fn input_hash(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"tandem/signing-input/v1");
+        h.update(self.signing_input());
+        h.finalize().into()
+    }
+
     /// The EVM digest; `None` for Solana.
     pub fn digest(&self) -> Option<&[u8; 32]> {
         match self {

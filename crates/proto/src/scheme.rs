@@ -64,6 +64,15 @@ impl ChainScheme for Ed25519 {
     }
 }
 
+/// The address of a wallet on `chain` with `public_key`: the only source of an address.
+/// Device and server derive it; neither takes it from storage or from the other side.
+pub fn address_for(chain: Chain, public_key: &[u8]) -> Result<String, ApiError> {
+    match chain {
+        Chain::Evm => Secp256k1::address(public_key),
+        Chain::Solana => Ed25519::address(public_key),
+    }
+}
+
 /// What a refresh's test signature signs: a fixed, domain-separated message bound to the
 /// wallet, the new epoch and the refresh session, so it is never a meaningful signature.
 /// ECDSA signs its SHA-256; Ed25519 signs it as is.

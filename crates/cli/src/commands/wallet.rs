@@ -28,25 +28,36 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             });
         }
         WalletCommand::List => {
-            let wallets = ctx.api()?.wallets().await?;
-            output::print(json, &wallets, || {
-                if wallets.is_empty() {
+            // Each wallet is checked against this device's key; one the server misreports is
+            // flagged (never shown with the reported address) and the command then fails.
+            let listed = ctx.device()?.wallets().await?;
+            let entries: Vec<serde_json::Value> = listed.iter().map(list_entry).collect();
+            output::print(json, &entries, || {
+                if listed.is_empty() {
                     return "No wallets yet: `tandem wallet create --chain evm`".to_owned();
                 }
-                wallets
+                listed
                     .iter()
-                    .map(|w| {
-                        format!(
+                    .map(|(id, w)| match w {
+                        Ok(w) => format!(
                             "{}  {:<6}  {}  epoch {}",
                             output::clean(&w.id),
                             w.chain,
                             output::clean(&w.address),
                             w.epoch
-                        )
+                        ),
+                        Err(e) => format!(
+                            "{}  REFUSED  {}",
+                            output::clean(id),
+                            output::clean(&e.to_string())
+                        ),
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+            if let Some((_, Err(e))) = listed.into_iter().find(|(_, w)| w.is_err()) {
+                return Err(e);
+            }
         }
         WalletCommand::Show { wallet } => {
             let device = ctx.device()?;
@@ -75,6 +86,19 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
         }
     }
     Ok(())
+}
+
+fn list_entry((id, wallet): &(String, Result<WalletInfo, ClientError>)) -> serde_json::Value {
+    match wallet {
+        Ok(w) => serde_json::to_value(w).unwrap_or_default(),
+        Err(e) => {
+            let code = match e {
+                ClientError::WalletMismatch { .. } => "wallet_mismatch",
+                _ => "client_error",
+            };
+            serde_json::json!({ "id": id, "error": { "code": code, "message": e.to_string() } })
+        }
+    }
 }
 
 fn describe(w: &WalletInfo) -> String {

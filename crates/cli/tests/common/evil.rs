@@ -1,7 +1,7 @@
 //! A malicious server, as an attacker holding the server's channel key would run it: a proxy
 //! on loopback that terminates the device's encrypted channel with the real server's static
 //! key, opens its own channel to the real server, and relays every message in clear, letting
-//! a test rewrite the MPC frames the "server" sends.
+//! a test rewrite what the "server" sends.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
-/// Rewrites a server→device MPC frame; `None` leaves it alone.
+/// Rewrites a server→device message (an MPC frame, or a control message's JSON); `None`
+/// leaves it alone.
 pub type Rewrite = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
 
 pub struct EvilServer {
@@ -90,9 +91,7 @@ impl EvilServer {
                             m = server.next() => {
                                 let Some(Ok(Message::Binary(b))) = m else { break };
                                 let Ok(Some((kind, mut data))) = to_server.open(&b) else { continue };
-                                if kind == Kind::Frame
-                                    && let Some(evil) = rewrite(&data)
-                                {
+                                if let Some(evil) = rewrite(&data) {
                                     data = evil;
                                     *count.lock().unwrap() += 1;
                                 }

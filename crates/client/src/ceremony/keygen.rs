@@ -50,7 +50,11 @@ pub async fn keygen<S: ChainScheme>(
     // to exist. `Device` reconciles a staged keygen share against the server.
     store.put(&wallet_id, 0, ShareState::Staged, &bytes)?;
     failpoint!("client.keygen.after_store");
-    socket.send_control(&ClientMessage::Stored).await?;
+    socket
+        .send_control(&ClientMessage::Stored {
+            public_key: Some(hex::encode(share.public_key())),
+        })
+        .await?;
     failpoint!("client.keygen.after_send_stored");
     let wallet = match socket.control().await? {
         ServerMessage::KeygenDone { wallet } => wallet,
@@ -62,6 +66,7 @@ pub async fn keygen<S: ChainScheme>(
             "the server reports a different wallet than the one generated".into(),
         ));
     }
+    crate::binding::check(&wallet, Some((S::CHAIN, share.public_key())))?;
     failpoint!("client.keygen.before_promote");
     store.promote(&wallet_id, 0)?;
     failpoint!("client.keygen.after_promote");

@@ -51,6 +51,7 @@ async fn sign_unguarded<S: ChainScheme>(
                 wallet_id: wallet_id.to_owned(),
                 epoch: share.epoch(),
                 payload: payload.clone(),
+                signing_input: Some(hex::encode(prepared.input_hash())),
             },
             device_nonce: nonce_hex(&device_nonce),
         })

@@ -17,7 +17,7 @@ use dkls23::utilities::proofs::DLogProof;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::abort::classify;
+use super::abort::{Stage, classify};
 use super::parties::{index, one, ordered, ordered_proofs, parameters, routed, split_fragments};
 use super::secret::{Curve, EcdsaSecret};
 use super::{Keygen, Secp256k1};
@@ -94,7 +94,9 @@ impl Rounds for KeygenRounds {
                 let msg: Round1 = decode_body(body)?;
                 let session = self.session.as_mut().ok_or(Error::aborted("no session"))?;
                 let fragments = ordered(me, *self.own_fragment, msg.fragment);
-                let (proof, zero, derivation) = session.phase2(&fragments).map_err(classify)?;
+                let (proof, zero, derivation) = session
+                    .phase2(&fragments)
+                    .map_err(classify(Stage::KeyMaterial))?;
                 let out = Round2 {
                     proof_commitment: proof.commitment,
                     zero: one(zero)?,
@@ -108,7 +110,8 @@ impl Rounds for KeygenRounds {
                 let msg: Round2 = decode_body(body)?;
                 routed(msg.zero.parties.sender, msg.zero.parties.receiver, me)?;
                 let session = self.session.as_mut().ok_or(Error::aborted("no session"))?;
-                let (zero, mul, derivation) = session.phase3().map_err(classify)?;
+                let (zero, mul, derivation) =
+                    session.phase3().map_err(classify(Stage::KeyMaterial))?;
                 let proof = self.own_proof.as_ref().ok_or(Error::aborted("no proof"))?;
                 let out = Round3 {
                     proof: proof.proof.clone(),
@@ -150,7 +153,7 @@ impl Rounds for KeygenRounds {
                         &deriv3,
                         |_| String::new(),
                     )
-                    .map_err(classify)?;
+                    .map_err(classify(Stage::KeyMaterial))?;
                 Ok(Progress::Done(KeyShare::new(
                     me,
                     ctx.wallet.clone(),

@@ -19,7 +19,7 @@ use dkls23::utilities::proofs::DLogProof;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::abort::classify;
+use super::abort::{Stage, classify};
 use super::parties::{index, one, ordered, ordered_proofs, routed, split_fragments};
 use super::secret::{Curve, EcdsaSecret};
 use super::sign::check_share_context;
@@ -219,7 +219,7 @@ impl RefreshRounds {
                         &[peer2.zero],
                         &[msg.zero],
                     )
-                    .map_err(classify)
+                    .map_err(classify(Stage::KeyMaterial))
             }
             RefreshMode::Complete => {
                 let msg: Round3Complete = decode_body(body)?;
@@ -244,7 +244,7 @@ impl RefreshRounds {
                         &mul,
                         &[msg.mul],
                     )
-                    .map_err(classify)
+                    .map_err(classify(Stage::KeyMaterial))
             }
         }
     }
@@ -266,7 +266,8 @@ impl Rounds for RefreshRounds {
             3 => {
                 let party = self.round3(ctx, me, body)?;
                 if party.pk != self.party.pk {
-                    return Err(Error::cheating("refresh changed the public key"));
+                    // Checked on public values only: the peer learns nothing from the refusal.
+                    return Err(Error::invalid("refresh changed the public key"));
                 }
                 let epoch = ctx
                     .epoch

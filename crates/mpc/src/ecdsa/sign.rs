@@ -10,7 +10,7 @@ use dkls23::protocols::signing::{
 use dkls23::protocols::{Party, PartyIndex};
 use serde::{Deserialize, Serialize};
 
-use super::abort::classify;
+use super::abort::{Stage, classify};
 use super::parties::{index, one, routed};
 use super::secret::Curve;
 use super::verify::verify_signature;
@@ -114,7 +114,7 @@ pub(crate) fn start(
         message_hash: *digest,
     };
     let party = share.secret.0.clone();
-    let (unique, keep, transmit) = party.sign_phase1(&data).map_err(classify)?;
+    let (unique, keep, transmit) = party.sign_phase1(&data).map_err(classify(Stage::Sign))?;
     let frame = seal(
         &ctx,
         me,
@@ -159,7 +159,7 @@ impl Rounds for SignRounds {
                 let (unique, keep, transmit) = self
                     .party
                     .sign_phase2(&self.data, unique, keep, &[msg.transmit])
-                    .map_err(classify)?;
+                    .map_err(classify(Stage::Sign))?;
                 self.keep2 = Some((unique, keep));
                 Ok(Progress::Send(seal(
                     ctx,
@@ -181,7 +181,7 @@ impl Rounds for SignRounds {
                 let (x_coord, broadcast) = self
                     .party
                     .sign_phase3(&self.data, unique, keep, &[msg.transmit])
-                    .map_err(classify)?;
+                    .map_err(classify(Stage::Sign))?;
                 self.x_coord = Some(x_coord);
                 let frame = seal(
                     ctx,
@@ -201,7 +201,7 @@ impl Rounds for SignRounds {
                 let (s_hex, recovery_id) = self
                     .party
                     .sign_phase4(&self.data, &x_coord, &[own, msg.broadcast], true)
-                    .map_err(classify)?;
+                    .map_err(classify(Stage::Sign))?;
                 let mut signature = EcdsaSignature {
                     r: [0; 32],
                     s: [0; 32],

@@ -91,7 +91,7 @@ impl Rounds for RefreshRounds {
                 )
                 .map_err(classify)?;
                 if key.verifying_key() != self.old.key.verifying_key() {
-                    return Err(Error::cheating("refresh changed the public key"));
+                    return Err(Error::invalid("refresh changed the public key"));
                 }
                 let epoch = ctx
                     .epoch

@@ -112,7 +112,7 @@ impl Rounds for SignRounds {
                 // overhead over the bare crate for no gain.
                 if me == Role::Server {
                     verify_strict(&self.public_key, &self.message, &bytes)
-                        .map_err(|_| Error::cheating("joint signature does not verify strictly"))?;
+                        .map_err(|_| Error::invalid("joint signature does not verify strictly"))?;
                 }
                 Ok(Progress::Done(Ed25519Signature(bytes)))
             }

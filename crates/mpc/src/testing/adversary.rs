@@ -394,3 +394,51 @@ pub fn tamper_ecdsa_sign_ot(frame: &[u8], field: OtField) -> Option<Vec<u8>> {
     };
     Some(rebody(frame, &body))
 }
+
+/// The reflection attack: a frame sent back to its own sender as if the peer had sent it
+/// (envelope sender and the library's inner routing both swapped). It needs no share, only
+/// the frame, so the receiver's refusal must not freeze anything. `None` for a frame that is
+/// not an ECDSA signing round-1 or round-2 frame.
+pub fn reflect_ecdsa_sign(frame: &[u8]) -> Option<Vec<u8>> {
+    use crate::ecdsa::sign_messages::{Round1, Round2};
+    let env = envelope::decode(frame).ok()?;
+    if env.protocol != Protocol::EcdsaSign {
+        return None;
+    }
+    let body = match env.round {
+        1 => {
+            let mut msg: Round1 = decode_body(env.body).ok()?;
+            let p = &mut msg.transmit.parties;
+            core::mem::swap(&mut p.sender, &mut p.receiver);
+            postcard::to_allocvec(&msg).ok()?
+        }
+        2 => {
+            let mut msg: Round2 = decode_body(env.body).ok()?;
+            let p = &mut msg.transmit.parties;
+            core::mem::swap(&mut p.sender, &mut p.receiver);
+            postcard::to_allocvec(&msg).ok()?
+        }
+        _ => return None,
+    };
+    let ctx = SessionContext {
+        protocol: env.protocol,
+        wallet: WalletId::new(env.wallet).ok()?,
+        epoch: env.epoch,
+        session_id: env.session_id,
+    };
+    envelope::encode(&ctx, env.sender.peer(), env.round, &body).ok()
+}
+
+/// An ECDSA signing round-1 frame whose session binding names another session (one bit
+/// flipped): what a peer signing another digest, or answering another attempt, sends. `None`
+/// for any other frame.
+pub fn rebind_ecdsa_sign(frame: &[u8]) -> Option<Vec<u8>> {
+    use crate::ecdsa::sign_messages::Round1;
+    let env = envelope::decode(frame).ok()?;
+    if env.protocol != Protocol::EcdsaSign || env.round != 1 {
+        return None;
+    }
+    let mut msg: Round1 = decode_body(env.body).ok()?;
+    msg.transmit.session_binding[0] ^= 1;
+    Some(rebody(frame, &postcard::to_allocvec(&msg).ok()?))
+}

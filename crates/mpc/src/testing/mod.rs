@@ -5,6 +5,7 @@ mod adversary;
 mod driver;
 
 pub use adversary::{
-    Attack, HopReport, OtField, Outcome, droppable_battery, run_with_attack, tamper_ecdsa_sign_ot,
+    Attack, HopReport, OtField, Outcome, droppable_battery, rebind_ecdsa_sign, reflect_ecdsa_sign,
+    run_with_attack, tamper_ecdsa_sign_ot,
 };
 pub use driver::{Pair, Transcript, run_pair};

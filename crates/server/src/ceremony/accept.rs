@@ -20,7 +20,16 @@ pub(crate) fn load_share<S: ChainScheme>(
     access: Access,
 ) -> Result<KeyShare<S>, CeremonyError> {
     let bytes = svc.wallets().open_share(wallet, share, epoch, access)?;
-    KeyShare::<S>::from_bytes(&bytes).map_err(mpc)
+    let share = KeyShare::<S>::from_bytes(&bytes).map_err(mpc)?;
+    // The row's public key is what devices are shown and what payloads are checked against
+    // (Solana signers); the sealed share is the truth. A rewritten row signs nothing.
+    if share.public_key() != wallet.public_key.as_slice() {
+        tracing::error!(wallet = %wallet.id, "stored public key differs from the wallet's share");
+        return Err(CeremonyError::Aborted(
+            "the wallet's stored public key does not match its share".into(),
+        ));
+    }
+    Ok(share)
 }
 
 /// Sends `accepted` with a fresh server nonce and derives the session context.

@@ -61,6 +61,12 @@ pub(crate) async fn drive<C: Ceremony>(
                     return Err(CeremonyError::Protocol("too many invalid frames"));
                 }
             }
+            Err(e) if e.class() == ErrorClass::Invalid => {
+                // Refused on data the device already knows: it learns nothing, so this ends
+                // the ceremony without freezing (docs/mpc.md, "Error classes").
+                tracing::info!(error = %e, "invalid ceremony frame from the device");
+                return Err(CeremonyError::Aborted(e.to_string()));
+            }
             Err(e) if e.class() == ErrorClass::Cheating => {
                 tracing::warn!(error = %e, "cheating detected in a ceremony");
                 return Err(CeremonyError::Cheating);

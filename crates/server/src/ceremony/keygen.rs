@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tandem_mpc::{Nonce, Operation, Role};
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::scheme::ChainScheme;
+use tandem_proto::{ApiError, ErrorCode};
 
 use super::accept::{accept, mpc};
 use super::channel::Channel;
@@ -36,10 +37,11 @@ pub(crate) async fn keygen<S: ChainScheme>(
     let ctx = accept(channel, protocol, &wallet_id, 0, &device_nonce).await?;
     let (ceremony, first) = S::keygen(Role::Server, ctx).map_err(mpc)?;
     let share = drive(channel, ceremony, first, svc.round_timeout(), Work::Heavy).await?;
-    match control(channel, svc.round_timeout()).await? {
-        ClientMessage::Stored => {}
+    let device_key = match control(channel, svc.round_timeout()).await? {
+        ClientMessage::Stored { public_key } => public_key,
         _ => return Err(CeremonyError::Protocol("expected `stored`")),
-    }
+    };
+    confirm_key(device_key.as_deref(), share.public_key())?;
     let address = S::address(share.public_key()).map_err(CeremonyError::Rejected)?;
     let bytes = share.to_bytes().map_err(mpc)?;
     if started.elapsed() > COMMIT_WINDOW {
@@ -68,4 +70,22 @@ pub(crate) async fn keygen<S: ChainScheme>(
         .send_control(&ServerMessage::KeygenDone { wallet })
         .await?;
     Ok(record)
+}
+
+/// Key confirmation (security bar M11): the wallet is committed only if the device computed
+/// the same joint public key. Devices that predate the field send none.
+fn confirm_key(device: Option<&str>, ours: &[u8]) -> Result<(), CeremonyError> {
+    let Some(device) = device else {
+        return Ok(());
+    };
+    if hex::decode(device.trim()).is_ok_and(|theirs| theirs.as_slice() == ours) {
+        return Ok(());
+    }
+    Err(CeremonyError::Rejected(
+        ApiError::new(
+            ErrorCode::CeremonyFailed,
+            "the device computed another public key; the wallet was not created",
+        )
+        .with_field("public_key"),
+    ))
 }

@@ -179,6 +179,7 @@ impl Ceremonies {
                 wallet_id,
                 epoch,
                 payload,
+                signing_input,
             } => {
                 let (wallet, current) =
                     match self.wallets.get_for_ceremony(user_id, &wallet_id).await {
@@ -197,7 +198,7 @@ impl Ceremonies {
                             &wallet,
                             current,
                             epoch,
-                            &payload,
+                            (&payload, signing_input.as_deref()),
                             channel,
                             device_nonce,
                         )
@@ -209,7 +210,7 @@ impl Ceremonies {
                             &wallet,
                             current,
                             epoch,
-                            &payload,
+                            (&payload, signing_input.as_deref()),
                             channel,
                             device_nonce,
                         )

@@ -3,9 +3,10 @@
 
 use tandem_mpc::{Nonce, Operation};
 use tandem_proto::ceremony::ServerMessage;
-use tandem_proto::prepare::prepare;
+use tandem_proto::prepare::{Prepared, prepare};
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{SignPayload, SignResult};
+use tandem_proto::{ApiError, ErrorCode};
 
 use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
@@ -19,12 +20,13 @@ pub(crate) async fn sign<S: ChainScheme>(
     wallet: &WalletRecord,
     current: CurrentShare,
     epoch: u64,
-    payload: &SignPayload,
+    (payload, device_input): (&SignPayload, Option<&str>),
     channel: &mut dyn Channel,
     device_nonce: Nonce,
 ) -> Result<SignResult, CeremonyError> {
     let prepared =
         prepare(payload, wallet.chain, &wallet.public_key).map_err(CeremonyError::Rejected)?;
+    same_signing_input(&prepared, device_input)?;
     let share = load_share::<S>(svc, wallet, current, epoch, Access::Active)?;
     let protocol = S::protocol(Operation::Sign);
     let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
@@ -44,4 +46,26 @@ pub(crate) async fn sign<S: ChainScheme>(
         })
         .await?;
     Ok(result)
+}
+
+/// The device's hash of what it will sign against ours, before `accepted` and any MPC frame:
+/// two honest parties that disagree (SDK/server version skew) get a clear answer instead of
+/// a ceremony that fails on the session binding. Devices that send no hash predate it.
+fn same_signing_input(prepared: &Prepared, device: Option<&str>) -> Result<(), CeremonyError> {
+    let Some(device) = device else {
+        return Ok(());
+    };
+    let ours = prepared.input_hash();
+    let matches = hex::decode(device.trim()).is_ok_and(|theirs| theirs.as_slice() == ours);
+    if matches {
+        return Ok(());
+    }
+    Err(CeremonyError::Rejected(
+        ApiError::new(
+            ErrorCode::SigningInputMismatch,
+            "the device computed different bytes to sign from this payload than the server; \
+             update the SDK or the server so that they agree",
+        )
+        .with_field("signing_input"),
+    ))
 }

@@ -1,5 +1,6 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use tandem_proto::scheme::address_for;
 use tandem_proto::wallet::{Chain, WalletStatus};
 use zeroize::Zeroizing;
 
@@ -43,10 +44,12 @@ pub struct RefreshFence {
 /// Seal attempts when a KEK rotation switches the active key between sealing and storing.
 const SEAL_ATTEMPTS: usize = 3;
 
-const COLUMNS: &str =
-    "id, user_id, chain, public_key, address, epoch, status, frozen_at, created_at";
+/// The `address` column is written at keygen for people reading the database, and never
+/// read back: the address is derived from `public_key` in [`decode`], so a rewritten column
+/// changes nothing anyone is shown.
+const COLUMNS: &str = "id, user_id, chain, public_key, epoch, status, frozen_at, created_at";
 /// [`COLUMNS`] of the wallets table aliased `w`, for joins.
-const W_COLUMNS: &str = "w.id, w.user_id, w.chain, w.public_key, w.address, w.epoch, w.status, \
+const W_COLUMNS: &str = "w.id, w.user_id, w.chain, w.public_key, w.epoch, w.status, \
      w.frozen_at, w.created_at";
 
 /// A wallet's current server share as read with it, still sealed.
@@ -549,16 +552,26 @@ fn decode(row: &AnyRow) -> Result<WalletRecord, WalletError> {
     let chain: String = row.try_get("chain")?;
     let epoch: i64 = row.try_get("epoch")?;
     let status: String = row.try_get("status")?;
+    let id: String = row.try_get("id")?;
+    let chain = Chain::parse(&chain).ok_or_else(|| {
+        WalletError::Db(sqlx::Error::Decode(
+            format!("unknown chain {chain:?}").into(),
+        ))
+    })?;
+    let public_key: Vec<u8> = row.try_get("public_key")?;
+    // A key that is no point of the curve is a damaged row: no address rather than one that
+    // could be anyone's. Devices refuse the wallet; the server's signing refuses it too (the
+    // share it opens does not carry this key).
+    let address = address_for(chain, &public_key).unwrap_or_else(|_| {
+        tracing::error!(wallet = %id, "stored public key is not a valid key; no address shown");
+        String::new()
+    });
     Ok(WalletRecord {
-        id: row.try_get("id")?,
+        id,
         user_id: row.try_get("user_id")?,
-        chain: Chain::parse(&chain).ok_or_else(|| {
-            WalletError::Db(sqlx::Error::Decode(
-                format!("unknown chain {chain:?}").into(),
-            ))
-        })?,
-        public_key: row.try_get("public_key")?,
-        address: row.try_get("address")?,
+        chain,
+        public_key,
+        address,
         epoch: u64::try_from(epoch).map_err(|_| WalletError::Conflict)?,
         status: parse_status(&status),
         frozen_at: row.try_get("frozen_at")?,

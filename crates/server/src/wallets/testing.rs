@@ -137,3 +137,31 @@ pub async fn force_active_kek(store: &Store, kek_id: &str) -> Result<(), WalletE
         .await?;
     Ok(())
 }
+
+/// Overwrites a wallet's stored address, as anyone with write access to the database could.
+pub async fn forge_address(
+    store: &Store,
+    wallet_id: &str,
+    address: &str,
+) -> Result<(), WalletError> {
+    sqlx::query("UPDATE wallets SET address = $1 WHERE id = $2")
+        .bind(address)
+        .bind(wallet_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Overwrites a wallet's stored public key, as anyone with write access to the database could.
+pub async fn forge_public_key(
+    store: &Store,
+    wallet_id: &str,
+    public_key: &[u8],
+) -> Result<(), WalletError> {
+    sqlx::query("UPDATE wallets SET public_key = $1 WHERE id = $2")
+        .bind(public_key.to_vec())
+        .bind(wallet_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
