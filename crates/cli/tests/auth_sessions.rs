@@ -247,7 +247,10 @@ async fn upgrade_status(url: &str, token: &str) -> u16 {
 async fn closed_by_server(raw: &mut Raw, within: Duration) -> Option<String> {
     tokio::time::timeout(within, async {
         let code = raw.failure_code().await;
-        assert!(raw.next().await.is_none(), "socket still open after `failed`");
+        assert!(
+            raw.next().await.is_none(),
+            "socket still open after `failed`"
+        );
         code
     })
     .await
@@ -279,7 +282,9 @@ async fn socket_rules(backend: Backend) {
     assert_eq!(upgrade_status(&server.url, &other).await, 429);
 
     // Logging out closes every socket of that session at once, telling the device why.
-    let r = http.post("/v1/session/logout", Some(&token), json!({})).await;
+    let r = http
+        .post("/v1/session/logout", Some(&token), json!({}))
+        .await;
     assert_eq!(r.status, 204, "{}", r.body);
     for raw in &mut held {
         let code = closed_by_server(raw, Duration::from_secs(5)).await;
@@ -398,7 +403,10 @@ async fn edge_client_address_behind_trusted_proxies() {
     assert_eq!(start_as(&server, xff("203.0.113.2")).await, 200);
     // A client prepending a fresh address is still itself (the proxy appended the real one),
     // also through a chain of trusted proxies.
-    assert_eq!(start_as(&server, xff("198.51.100.9, 203.0.113.1")).await, 429);
+    assert_eq!(
+        start_as(&server, xff("198.51.100.9, 203.0.113.1")).await,
+        429
+    );
     assert_eq!(
         start_as(&server, xff("198.51.100.9, 203.0.113.1, 10.2.3.4")).await,
         429
@@ -433,10 +441,22 @@ async fn edge_client_address_behind_trusted_proxies() {
         ]),
     );
     let fwd = |v| Some(("forwarded", v));
-    assert_eq!(start_as(&server, fwd("for=\"[2001:db8:9::1]:443\"")).await, 200);
-    assert_eq!(start_as(&server, fwd("for=\"[2001:db8:9::2]:443\"")).await, 200);
-    assert_eq!(start_as(&server, fwd("for=\"[2001:db8:9::3]:443\"")).await, 429);
-    assert_eq!(start_as(&server, fwd("for=192.0.2.1;proto=https")).await, 200);
+    assert_eq!(
+        start_as(&server, fwd("for=\"[2001:db8:9::1]:443\"")).await,
+        200
+    );
+    assert_eq!(
+        start_as(&server, fwd("for=\"[2001:db8:9::2]:443\"")).await,
+        200
+    );
+    assert_eq!(
+        start_as(&server, fwd("for=\"[2001:db8:9::3]:443\"")).await,
+        429
+    );
+    assert_eq!(
+        start_as(&server, fwd("for=192.0.2.1;proto=https")).await,
+        200
+    );
     drop(server);
 
     // No trusted proxy: the header is the client's word and counts for nothing.

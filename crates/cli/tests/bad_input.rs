@@ -290,10 +290,9 @@ async fn healthz_within(client: &reqwest::Client, url: &str, bound: Duration) {
 /// Reads until the server closes the connection; false if it stays open past `within`.
 async fn closes_within(conn: &mut TcpStream, within: Duration) -> bool {
     let mut sink = Vec::new();
-    match tokio::time::timeout(within, conn.read_to_end(&mut sink)).await {
-        Ok(_) => true,
-        Err(_) => false,
-    }
+    tokio::time::timeout(within, conn.read_to_end(&mut sink))
+        .await
+        .is_ok()
 }
 
 /// Slowloris: a few hundred connections each trickling an endless request header. The
@@ -341,7 +340,10 @@ async fn edge_slowloris_is_cut_at_the_header_timeout() {
         }
     }
     trickle.abort();
-    assert_eq!(open, 0, "stalled connections still open 6 s after a 2 s header timeout");
+    assert_eq!(
+        open, 0,
+        "stalled connections still open 6 s after a 2 s header timeout"
+    );
     healthz_within(&client, &server.url, Duration::from_secs(1)).await;
 }
 
@@ -422,7 +424,10 @@ fn edge_open_file_limit_raised_at_start() {
         .unwrap();
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_ne!(fields[3], "256", "{line}");
-    assert_eq!(fields[3], fields[4], "soft limit not raised to the hard one: {line}");
+    assert_eq!(
+        fields[3], fields[4],
+        "soft limit not raised to the hard one: {line}"
+    );
 }
 
 fn assert_private(resp: &reqwest::Response, what: &str) {
@@ -446,10 +451,7 @@ async fn edge_metrics_placement_and_response_headers() {
     let metrics_port = common::free_port();
     let server = Server::start_with(
         &Backend::Sqlite,
-        env(&[(
-            "TANDEM_METRICS_LISTEN",
-            format!("127.0.0.1:{metrics_port}"),
-        )]),
+        env(&[("TANDEM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))]),
     );
     let client = reqwest::Client::new();
     let url = &server.url;

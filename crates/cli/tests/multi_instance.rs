@@ -98,9 +98,11 @@ async fn edge_socket_on_the_other_instance_refuses_after_logout() {
         .post("/v1/session/logout", Some(&token), serde_json::json!({}))
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    on_b.control(serde_json::json!({"type": "start", "device_nonce": "11".repeat(32),
-        "operation": {"kind": "keygen", "chain": "evm"}}))
-        .await;
+    on_b.control(
+        serde_json::json!({"type": "start", "device_nonce": "11".repeat(32),
+        "operation": {"kind": "keygen", "chain": "evm"}}),
+    )
+    .await;
     assert_eq!(
         on_b.failure_code().await.as_deref(),
         Some("session_revoked")

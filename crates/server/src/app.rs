@@ -131,10 +131,7 @@ impl AppState {
             )),
             metrics_access: MetricsAccess {
                 on_api: config.metrics_listen.is_none(),
-                token: config
-                    .metrics_token
-                    .clone()
-                    .map(Arc::new),
+                token: config.metrics_token.clone().map(Arc::new),
             },
         })
     }
@@ -282,8 +279,8 @@ fn serve_metrics(
     addr: SocketAddr,
     state: AppState,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
     listener.set_nonblocking(true).map_err(StartError::Serve)?;
     let bound = listener.local_addr().map_err(StartError::Serve)?;
     let app = crate::http::metrics_router(state);

@@ -81,8 +81,7 @@ impl ConfigError {
         if key.is_empty() {
             return Self::Source(format!("{}{origin}", err.kind));
         }
-        let message = if key.contains("password") || key.ends_with("pin") || key.contains("token")
-        {
+        let message = if key.contains("password") || key.ends_with("pin") || key.contains("token") {
             // Never echo a (possibly) secret value back.
             format!("invalid value{origin}")
         } else {
@@ -534,9 +533,19 @@ impl Config {
             1,
             1_000_000,
         )?;
-        check_range("limits.header_timeout_secs", l.header_timeout_secs, 1, 3_600)?;
+        check_range(
+            "limits.header_timeout_secs",
+            l.header_timeout_secs,
+            1,
+            3_600,
+        )?;
         check_range("limits.body_timeout_secs", l.body_timeout_secs, 1, 3_600)?;
-        check_range("limits.request_timeout_secs", l.request_timeout_secs, 1, 3_600)?;
+        check_range(
+            "limits.request_timeout_secs",
+            l.request_timeout_secs,
+            1,
+            3_600,
+        )?;
         check_range(
             "limits.max_connections",
             u64::from(l.max_connections),

@@ -98,9 +98,7 @@ impl FromRequestParts<AppState> for ClientAddr {
 
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -145,7 +143,10 @@ fn parse_node(text: &str) -> Option<IpAddr> {
     }
     if let Some(rest) = text.strip_prefix('[') {
         let (inside, _) = rest.split_once(']')?;
-        return inside.parse::<Ipv6Addr>().ok().map(|v6| canonical(IpAddr::V6(v6)));
+        return inside
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|v6| canonical(IpAddr::V6(v6)));
     }
     text.parse::<SocketAddr>().ok().map(|sa| canonical(sa.ip()))
 }
@@ -163,7 +164,8 @@ mod tests {
     }
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+        s.parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
     #[test]

@@ -60,8 +60,11 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     security((), ("bearer" = [])))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !state.metrics_access.allows(&headers) {
-        return HttpError::new(ErrorCode::Unauthorized, "metrics need the metrics bearer token")
-            .into_response();
+        return HttpError::new(
+            ErrorCode::Unauthorized,
+            "metrics need the metrics bearer token",
+        )
+        .into_response();
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
