@@ -4,10 +4,15 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::http::Http;
+use common::raw::Raw;
 use common::server::T0;
-use common::{Backend, Server, each_backend, unique_email};
+use common::{Backend, Server, ServerOptions, each_backend, unique_email};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio_tungstenite::tungstenite;
 
 const MIN: i64 = 60_000;
 
@@ -206,4 +211,257 @@ async fn session_rules(backend: Backend) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_expire_refresh_list_revoke() {
     each_backend(session_rules).await;
+}
+
+fn env(pairs: &[(&str, &str)]) -> ServerOptions {
+    ServerOptions {
+        env: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        args: Vec::new(),
+    }
+}
+
+fn keygen_start() -> serde_json::Value {
+    json!({"type": "start", "device_nonce": "11".repeat(32),
+        "operation": {"kind": "keygen", "chain": "evm"}})
+}
+
+/// The HTTP status the ceremony upgrade is answered with (101 when it succeeds).
+async fn upgrade_status(url: &str, token: &str) -> u16 {
+    use tungstenite::client::IntoClientRequest;
+    let url = url.replace("http://", "ws://") + "/v1/ceremony";
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok(_) => 101,
+        Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("upgrade failed without a status: {e}"),
+    }
+}
+
+/// Whether the server closes `raw` (after telling why) within `within`, without the device
+/// sending anything.
+async fn closed_by_server(raw: &mut Raw, within: Duration) -> Option<String> {
+    tokio::time::timeout(within, async {
+        let code = raw.failure_code().await;
+        assert!(
+            raw.next().await.is_none(),
+            "socket still open after `failed`"
+        );
+        code
+    })
+    .await
+    .expect("the server kept the socket open")
+}
+
+async fn socket_rules(backend: Backend) {
+    let server = Server::start_with(
+        &backend,
+        env(&[
+            ("TANDEM_LIMITS__MAX_SOCKETS_PER_SESSION", "3"),
+            ("TANDEM_LIMITS__MAX_SOCKETS_PER_USER", "4"),
+        ]),
+    );
+    let http = Http::new(&server);
+    server.set_time(T0);
+    let email = unique_email("sockets");
+    let token = http.login(&server, &email).await;
+
+    // Sockets held open before any `start`, up to the session's cap.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Raw::connect(&server.url, &token).await);
+    }
+    assert_eq!(upgrade_status(&server.url, &token).await, 429);
+    // The user's cap counts every session of theirs.
+    let other = http.login(&server, &email).await;
+    let mut other_socket = Raw::connect(&server.url, &other).await;
+    assert_eq!(upgrade_status(&server.url, &other).await, 429);
+
+    // Logging out closes every socket of that session at once, telling the device why.
+    let r = http
+        .post("/v1/session/logout", Some(&token), json!({}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    for raw in &mut held {
+        let code = closed_by_server(raw, Duration::from_secs(5)).await;
+        assert_eq!(code.as_deref(), Some("session_revoked"));
+    }
+    // A closed socket gives its place back; the ended session gets none.
+    assert_eq!(upgrade_status(&server.url, &token).await, 401);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while upgrade_status(&server.url, &other).await != 101 {
+        assert!(Instant::now() < deadline, "places not given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The other session's socket is untouched and still runs ceremonies.
+    other_socket.control(keygen_start()).await;
+    let reply = other_socket.next_control().await.unwrap();
+    assert_eq!(reply["type"], "accepted", "{reply}");
+    drop(other_socket);
+
+    // Revoking a session from another one closes its sockets too.
+    let third = http.login(&server, &email).await;
+    let mut raw = Raw::connect(&server.url, &third).await;
+    let list = http.get("/v1/sessions", Some(&other)).await;
+    let id = list.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = http
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/sessions/{id}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let code = closed_by_server(&mut raw, Duration::from_secs(5)).await;
+    assert_eq!(code.as_deref(), Some("session_revoked"));
+
+    // The very first ceremony on a socket checks the session: one opened while live runs
+    // nothing once the session has expired.
+    let mut raw = Raw::connect(&server.url, &other).await;
+    server.set_time(T0 + 24 * 60 * MIN);
+    raw.control(keygen_start()).await;
+    assert_eq!(raw.failure_code().await.as_deref(), Some("session_expired"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_sockets_capped_closed_on_logout_and_checked_before_every_ceremony() {
+    each_backend(socket_rules).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_pings_do_not_extend_the_handshake_deadline() {
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[("TANDEM_LIMITS__ROUND_TIMEOUT_SECS", "2")]),
+    );
+    let http = Http::new(&server);
+    let token = http.login(&server, &unique_email("pings")).await;
+    let mut ws = common::raw::connect_ws(&server.url, &token).await;
+    let opened = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            tokio::select! {
+                msg = ws.next() => match msg {
+                    Some(Ok(tungstenite::Message::Pong(_))) => {}
+                    _ => return,
+                },
+                _ = tick.tick() => {
+                    if ws.send(tungstenite::Message::Ping(vec![1].into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "pings kept the handshake open for 10 s");
+    let held = opened.elapsed();
+    assert!(held < Duration::from_millis(4_500), "held {held:?}");
+}
+
+/// Asks for a login code as a client behind a proxy that sent `header: value`.
+async fn start_as(server: &Server, header: Option<(&str, &str)>) -> u16 {
+    let mut req = server
+        .http()
+        .post(format!("{}/v1/auth/email/start", server.url))
+        .json(&json!({ "email": unique_email("proxied") }));
+    if let Some((name, value)) = header {
+        req = req.header(name, value);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+/// Behind a trusted proxy each client has its own login-code budget (IPv6 per /64), and
+/// what a client writes into the header itself does not make it someone else; from an
+/// untrusted peer the header is ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_client_address_behind_trusted_proxies() {
+    let budget = ("TANDEM_OTP__PER_IP_PER_HOUR", "2");
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[budget, ("TANDEM_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]),
+    );
+    let xff = |v| Some(("x-forwarded-for", v));
+    assert_eq!(start_as(&server, xff("203.0.113.1")).await, 200);
+    assert_eq!(start_as(&server, xff("203.0.113.1")).await, 200);
+    assert_eq!(start_as(&server, xff("203.0.113.1")).await, 429);
+    // Another client behind the same proxy is not throttled by the first.
+    assert_eq!(start_as(&server, xff("203.0.113.2")).await, 200);
+    // A client prepending a fresh address is still itself (the proxy appended the real one),
+    // also through a chain of trusted proxies.
+    assert_eq!(
+        start_as(&server, xff("198.51.100.9, 203.0.113.1")).await,
+        429
+    );
+    assert_eq!(
+        start_as(&server, xff("198.51.100.9, 203.0.113.1, 10.2.3.4")).await,
+        429
+    );
+    // IPv6: one /64 is one client.
+    assert_eq!(start_as(&server, xff("2001:db8:1:2::1")).await, 200);
+    assert_eq!(start_as(&server, xff("2001:db8:1:2::2")).await, 200);
+    assert_eq!(start_as(&server, xff("2001:db8:1:2:ffff::3")).await, 429);
+    assert_eq!(start_as(&server, xff("2001:db8:1:3::1")).await, 200);
+    // The other header is not read in `x-forwarded-for` mode.
+    assert_eq!(
+        start_as(&server, Some(("forwarded", "for=192.0.2.77"))).await,
+        200
+    );
+    assert_eq!(
+        start_as(&server, Some(("forwarded", "for=192.0.2.78"))).await,
+        200
+    );
+    assert_eq!(
+        start_as(&server, Some(("forwarded", "for=192.0.2.79"))).await,
+        429
+    );
+    drop(server);
+
+    // RFC 7239 when configured.
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[
+            budget,
+            ("TANDEM_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("TANDEM_PROXY_HEADER", "forwarded"),
+        ]),
+    );
+    let fwd = |v| Some(("forwarded", v));
+    assert_eq!(
+        start_as(&server, fwd("for=\"[2001:db8:9::1]:443\"")).await,
+        200
+    );
+    assert_eq!(
+        start_as(&server, fwd("for=\"[2001:db8:9::2]:443\"")).await,
+        200
+    );
+    assert_eq!(
+        start_as(&server, fwd("for=\"[2001:db8:9::3]:443\"")).await,
+        429
+    );
+    assert_eq!(
+        start_as(&server, fwd("for=192.0.2.1;proto=https")).await,
+        200
+    );
+    drop(server);
+
+    // No trusted proxy: the header is the client's word and counts for nothing.
+    let server = Server::start_with(&Backend::Sqlite, env(&[budget]));
+    assert_eq!(start_as(&server, xff("203.0.113.1")).await, 200);
+    assert_eq!(start_as(&server, xff("203.0.113.2")).await, 200);
+    assert_eq!(start_as(&server, xff("203.0.113.3")).await, 429);
 }

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::http::Http;
 use common::transport::{Answer, FakeHttp, Relay, WsMode};
-use common::{Backend, Cli, Server, each_backend, unique_email};
+use common::{Backend, Cli, Server, ServerOptions, each_backend, unique_email};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 async fn bad_input(backend: Backend) {
     let server = Server::start(&backend);
@@ -539,4 +541,264 @@ async fn weak_passphrases_are_refused_from_the_environment_and_the_prompt() {
     assert!(text.contains("New passphrase"), "{text}");
     assert!(text.contains("passphrase refused"), "{text}");
     assert!(!cli.home().join("shares/keystore.json").exists());
+fn env(pairs: &[(&str, String)]) -> ServerOptions {
+    ServerOptions {
+        env: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+        args: Vec::new(),
+    }
+}
+
+/// `/healthz` answers within `bound`.
+async fn healthz_within(client: &reqwest::Client, url: &str, bound: Duration) {
+    let started = Instant::now();
+    let r = tokio::time::timeout(bound, client.get(format!("{url}/healthz")).send())
+        .await
+        .unwrap_or_else(|_| panic!("/healthz took more than {bound:?}"))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(started.elapsed() < bound);
+}
+
+/// Reads until the server closes the connection; false if it stays open past `within`.
+async fn closes_within(conn: &mut TcpStream, within: Duration) -> bool {
+    let mut sink = Vec::new();
+    tokio::time::timeout(within, conn.read_to_end(&mut sink))
+        .await
+        .is_ok()
+}
+
+/// Slowloris: a few hundred connections each trickling an endless request header. The
+/// server keeps answering health checks, and drops every one of them at the header timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_slowloris_is_cut_at_the_header_timeout() {
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[("TANDEM_LIMITS__HEADER_TIMEOUT_SECS", "2".into())]),
+    );
+    let addr = server.url.strip_prefix("http://").unwrap().to_owned();
+    let opened = Instant::now();
+    let mut conns = Vec::new();
+    for _ in 0..300 {
+        let mut c = TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        conns.push(c);
+    }
+    let (mut readers, mut writers): (Vec<_>, Vec<_>) =
+        conns.into_iter().map(TcpStream::into_split).unzip();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..40 {
+            for w in &mut writers {
+                let _ = w.write_all(b"X-Slow: 1\r\n").await;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let client = reqwest::Client::new();
+    for _ in 0..5 {
+        healthz_within(&client, &server.url, Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut open = 0;
+    for r in &mut readers {
+        let left = Duration::from_secs(6).saturating_sub(opened.elapsed());
+        let mut sink = Vec::new();
+        if tokio::time::timeout(left, r.read_to_end(&mut sink))
+            .await
+            .is_err()
+        {
+            open += 1;
+        }
+    }
+    trickle.abort();
+    assert_eq!(
+        open, 0,
+        "stalled connections still open 6 s after a 2 s header timeout"
+    );
+    healthz_within(&client, &server.url, Duration::from_secs(1)).await;
+}
+
+/// Past `limits.max_connections`, a new connection is closed at once; a freed slot is
+/// usable again.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_connection_cap() {
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[("TANDEM_LIMITS__MAX_CONNECTIONS", "20".into())]),
+    );
+    let addr = server.url.strip_prefix("http://").unwrap().to_owned();
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // Give the server time to take each one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut extra = TcpStream::connect(&addr).await.unwrap();
+    let _ = extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), extra.read_to_end(&mut reply)).await;
+    assert!(
+        !String::from_utf8_lossy(&reply).contains("200 OK"),
+        "served past the cap"
+    );
+    assert!(closes_within(&mut extra, Duration::from_secs(1)).await);
+    held.clear();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ok = client
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slots not given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The server raises its open-file soft limit to the hard limit at start.
+#[cfg(target_os = "linux")]
+#[test]
+fn edge_open_file_limit_raised_at_start() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 256 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_tandem"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("TANDEM_CONFIG")
+        .env_remove("TANDEM_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let started = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("tandem listening on"));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started);
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_ne!(fields[3], "256", "{line}");
+    assert_eq!(
+        fields[3], fields[4],
+        "soft limit not raised to the hard one: {line}"
+    );
+}
+
+fn assert_private(resp: &reqwest::Response, what: &str) {
+    let h = resp.headers();
+    assert_eq!(
+        h.get("x-content-type-options").map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..]),
+        "{what}"
+    );
+    assert_eq!(
+        h.get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..]),
+        "{what}"
+    );
+}
+
+/// Every response says `nosniff` and `no-store` (the token-issuing one too), and
+/// `/metrics` is only where the configuration puts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_metrics_placement_and_response_headers() {
+    let metrics_port = common::free_port();
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[("TANDEM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))]),
+    );
+    let client = reqwest::Client::new();
+    let url = &server.url;
+    let email = unique_email("headers");
+    let start = client
+        .post(format!("{url}/v1/auth/email/start"))
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_private(&start, "email start");
+    let attempt: serde_json::Value = start.json().await.unwrap();
+    let code = server.login_code(&email);
+    let verify = client
+        .post(format!("{url}/v1/auth/email/verify"))
+        .json(&json!({ "attempt_id": attempt["attempt_id"], "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), 200);
+    assert_private(&verify, "the response carrying the token");
+    let token = verify.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, auth, status) in [
+        ("/healthz", false, 200),
+        ("/v1/wallets", true, 200),
+        ("/v1/wallets", false, 401),
+        ("/v1/server-key", false, 200),
+        ("/no/such/route", false, 404),
+        ("/openapi.json", false, 200),
+        // Not on the API listener when a metrics address is configured.
+        ("/metrics", false, 404),
+    ] {
+        let mut req = client.get(format!("{url}{path}"));
+        if auth {
+            req = req.bearer_auth(&token);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), status, "{path}");
+        assert_private(&resp, path);
+    }
+    let resp = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_private(&resp, "metrics listener");
+    assert!(resp.text().await.unwrap().contains("tandem_"));
+
+    // Behind a token instead: refused without it.
+    let token_server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[("TANDEM_METRICS_TOKEN", "scrape-secret-42".into())]),
+    );
+    let metrics = format!("{}/metrics", token_server.url);
+    let resp = client.get(&metrics).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client
+        .get(&metrics)
+        .bearer_auth("scrape-secret-41")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client
+        .get(&metrics)
+        .bearer_auth("scrape-secret-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }

@@ -89,3 +89,34 @@ async fn wallet_from_one_instance_signs_through_the_other_and_logout_is_shared()
     drop(b);
     let _ = db.drop_db().await;
 }
+
+/// A socket held open on B by a session logged out through A: B was not told, but refuses
+/// the socket's first ceremony at its session check.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_socket_on_the_other_instance_refuses_after_logout() {
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
+    let a = Server::start(&backend);
+    let b = a.start_sibling(&backend);
+    let http_a = Http::new(&a);
+    let token = http_a.login(&a, &unique_email("two-sockets")).await;
+    let mut on_b = common::raw::Raw::connect(&b.url, &token).await;
+    let r = http_a
+        .post("/v1/session/logout", Some(&token), serde_json::json!({}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    on_b.control(
+        serde_json::json!({"type": "start", "device_nonce": "11".repeat(32),
+        "operation": {"kind": "keygen", "chain": "evm"}}),
+    )
+    .await;
+    assert_eq!(
+        on_b.failure_code().await.as_deref(),
+        Some("session_revoked")
+    );
+    drop(a);
+    drop(b);
+    let _ = db.drop_db().await;
+}

@@ -23,6 +23,8 @@ fn cert_files(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+const METRICS_TOKEN: &str = "metrics-scrape-token-0123456789";
+
 /// A production configuration that is fit in every respect, with `vault` as the PKCS#11
 /// settings (a real token, or a placeholder for tests that never reach the vault).
 fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -34,6 +36,7 @@ fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
         ("TANDEM_MAIL__SMTP__PORT", common::free_port().to_string()),
         ("TANDEM_MAIL__SMTP__TLS", "none".to_owned()),
         ("TANDEM_VAULT__PROVIDER", "pkcs11".to_owned()),
+        ("TANDEM_METRICS_TOKEN", METRICS_TOKEN.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -107,6 +110,11 @@ fn each_unfit_setting_is_refused_with_its_own_error() {
             |env, _| set(env, "TANDEM_CLOCK", "file:/tmp/tandem-test-clock"),
             "clock is \"file:/tmp/tandem-test-clock\"",
         ),
+        (
+            "public metrics",
+            |env, _| env.retain(|(k, _)| k != "TANDEM_METRICS_TOKEN"),
+            "/metrics would be public",
+        ),
     ];
     for (name, unfit, expected) in cases {
         let data = dir.path().join(name.replace(' ', "-"));
@@ -155,8 +163,14 @@ fn each_unfit_setting_is_refused_with_its_own_error() {
         },
     );
     let found = problems(&err);
-    assert_eq!(found.len(), 4, "{err}");
-    for expected in ["mail.mode", "--dev-tls", "vault.provider", "clock is"] {
+    assert_eq!(found.len(), 5, "{err}");
+    for expected in [
+        "mail.mode",
+        "--dev-tls",
+        "vault.provider",
+        "clock is",
+        "/metrics",
+    ] {
         assert!(
             found.iter().any(|p| p.contains(expected)),
             "{expected}: {err}"
@@ -198,6 +212,25 @@ async fn a_fit_production_configuration_starts() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // Metrics only for the scraper's token, which never shows in the log.
+    let metrics = format!("{}/metrics", server.url);
+    let resp = client.get(&metrics).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client
+        .get(&metrics)
+        .bearer_auth("metrics-scrape-token-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client
+        .get(&metrics)
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!server.log().contains(METRICS_TOKEN));
 
     // Behind a TLS-terminating proxy, plain HTTP here is accepted once declared.
     let server = server.restart_with(

@@ -193,7 +193,9 @@ pub fn respond(
 /// An established channel.
 pub struct Secure {
     transport: snow::TransportState,
-    partial: Option<(Kind, Vec<u8>)>,
+    /// A message whose last record has not arrived yet: plaintext, so wiped on drop and
+    /// never left behind by a reallocation.
+    partial: Option<(Kind, Zeroizing<Vec<u8>>)>,
     max_message: usize,
     /// One record's plaintext, reused for every record sealed or opened: no allocation and
     /// no zeroizing pass per record (a signature moves ~80 KB each way), and whatever it last
@@ -284,14 +286,23 @@ impl Secure {
         let mut buffer = match self.partial.take() {
             Some((k, buf)) if k == kind => buf,
             Some(_) => return Err(ChannelError::Malformed),
-            None => Vec::new(),
+            None => Zeroizing::new(Vec::new()),
         };
-        if buffer.len() + data.len() > self.max_message {
+        let needed = buffer.len() + data.len();
+        if needed > self.max_message {
             return Err(ChannelError::TooLarge);
+        }
+        if needed > buffer.capacity() {
+            // Grow by hand: `Vec` would free the old allocation without wiping it.
+            let grown = needed.max(buffer.capacity() * 2).min(self.max_message);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(grown));
+            bigger.extend_from_slice(&buffer);
+            buffer = bigger;
         }
         buffer.extend_from_slice(data);
         if last {
-            Ok(Some((kind, buffer)))
+            // The caller owns the plaintext from here (and wipes it).
+            Ok(Some((kind, std::mem::take(&mut *buffer))))
         } else {
             self.partial = Some((kind, buffer));
             Ok(None)

@@ -11,8 +11,10 @@ use crate::auth::EmailOtp;
 use crate::ceremony::{Ceremonies, CeremonyConfig};
 use crate::clock::{self, SharedClock};
 use crate::config::{Config, Mode};
+use crate::conn_limit::CappedAcceptor;
+use crate::http::{MetricsAccess, TrustedProxies};
 use crate::notify::mailer_from_config;
-use crate::sessions::{SessionConfig, Sessions};
+use crate::sessions::{SessionConfig, Sessions, SocketCaps};
 use crate::store::Store;
 use crate::tls::TlsSetup;
 use crate::vault::secret_key_file;
@@ -20,11 +22,13 @@ use crate::vault_ops::{Purpose, VaultOpsError};
 use crate::wallets::Wallets;
 use tandem_proto::channel::StaticKeypair;
 
-/// Request-size and ceremony limits the HTTP layer enforces.
+/// Request-size, time and ceremony limits the HTTP layer enforces.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_frame_bytes: usize,
+    pub body_timeout: Duration,
+    pub request_timeout: Duration,
 }
 
 /// Everything a request handler may use.
@@ -40,6 +44,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The static key of the end-to-end ceremony channel; devices pin its public half.
     pub channel_key: Arc<StaticKeypair>,
+    /// Whose forwarding headers name the client (`ClientAddr`).
+    pub proxies: Arc<TrustedProxies>,
+    pub metrics_access: MetricsAccess,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +91,11 @@ impl AppState {
             store.clone(),
             clock.clone(),
             SessionConfig::from_settings(&config.sessions),
-        );
+        )
+        .with_socket_caps(SocketCaps {
+            per_session: config.limits.max_sockets_per_session as usize,
+            per_user: config.limits.max_sockets_per_user as usize,
+        });
         let wallets = vault.wallets;
         // Next to the KEK file: instances of one deployment share both.
         let channel_secret =
@@ -109,9 +120,19 @@ impl AppState {
             limits: Limits {
                 max_body_bytes: config.limits.max_body_bytes,
                 max_frame_bytes: config.limits.max_frame_bytes,
+                body_timeout: Duration::from_secs(config.limits.body_timeout_secs),
+                request_timeout: Duration::from_secs(config.limits.request_timeout_secs),
             },
             metrics: metrics_handle(),
             channel_key: Arc::new(channel_key),
+            proxies: Arc::new(TrustedProxies::new(
+                &config.trusted_proxies,
+                config.proxy_header,
+            )),
+            metrics_access: MetricsAccess {
+                on_api: config.metrics_listen.is_none(),
+                token: config.metrics_token.clone().map(Arc::new),
+            },
         })
     }
 }
@@ -143,6 +164,8 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
         tracing::warn!("running in development mode (mode = \"development\")");
     }
     crate::hardening::harden_process();
+    let fd_limit = crate::hardening::raise_fd_limit();
+    let max_connections = connection_cap(config.limits.max_connections, fd_limit);
     crate::failpoints::init_from_env();
     let state = AppState::build(&config).await?;
     // Staged shares are left only by ceremonies that crashed (docs/crash-safety.md).
@@ -157,6 +180,10 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
     let store = state.store.clone();
     let channel_public = hex::encode(state.channel_key.public());
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, state.clone())?),
+        None => None,
+    };
     let app = crate::http::router(state, tls.is_some())
         .into_make_service_with_connect_info::<SocketAddr>();
     let listener =
@@ -176,6 +203,8 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
         shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let header_timeout = Duration::from_secs(config.limits.header_timeout_secs);
+    let acceptor = CappedAcceptor::new(NoDelayAcceptor::new(), max_connections);
     let announce = |extra: Option<&std::path::Path>| {
         tracing::info!(%addr, data_dir = %config.data_dir.display(), "tandem server listening");
         // Plain lines on stdout too: scripts and tests wait for them.
@@ -190,28 +219,86 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
         Some(setup) => {
             let (rustls, dev_cert) = crate::tls::rustls_config(&setup, &config.data_dir).await?;
             announce(dev_cert.as_deref());
-            axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
+            let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
                 .map_err(StartError::Serve)?
-                .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
+                .map(|tls| tls.handshake_timeout(header_timeout).acceptor(acceptor))
                 .handle(handle)
-                .serve(app)
-                .await
+                .first_request_timeout(header_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_timeout);
+            server.serve(app).await
         }
         None => {
             announce(None);
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(StartError::Serve)?
-                .acceptor(NoDelayAcceptor::new())
+                .acceptor(acceptor)
                 .handle(handle)
-                .serve(app)
-                .await
+                .first_request_timeout(header_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_timeout);
+            server.serve(app).await
         }
     };
     served.map_err(StartError::Serve)?;
     housekeeping.abort();
+    if let Some(task) = metrics_server {
+        task.abort();
+    }
     store.close().await;
     tracing::info!("tandem server stopped");
     Ok(())
+}
+
+/// The connection cap in effect: the configured one, lowered to leave room under the
+/// open-file limit for the database, the log and the key files.
+fn connection_cap(configured: u32, fd_limit: Option<u64>) -> usize {
+    const RESERVED_FDS: u64 = 64;
+    let configured = u64::from(configured);
+    let cap = match fd_limit {
+        Some(limit) if limit.saturating_sub(RESERVED_FDS) < configured => {
+            let lowered = limit.saturating_sub(RESERVED_FDS).max(1);
+            tracing::warn!(
+                configured,
+                lowered,
+                "limits.max_connections lowered to fit the open-file limit"
+            );
+            lowered
+        }
+        _ => configured,
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// `/metrics` on its own plain-HTTP listener, for a scraper on a private network.
+fn serve_metrics(
+    addr: SocketAddr,
+    state: AppState,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+    listener.set_nonblocking(true).map_err(StartError::Serve)?;
+    let bound = listener.local_addr().map_err(StartError::Serve)?;
+    let app = crate::http::metrics_router(state);
+    let server = axum_server::from_tcp(listener).map_err(StartError::Serve)?;
+    println!("tandem metrics on http://{bound}/metrics");
+    tracing::info!(%bound, "metrics listening");
+    Ok(tokio::spawn(async move {
+        let mut server = server
+            .acceptor(CappedAcceptor::new(NoDelayAcceptor::new(), 64))
+            .first_request_timeout(Duration::from_secs(10));
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(Duration::from_secs(10));
+        if let Err(e) = server.serve(app.into_make_service()).await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    }))
 }
 
 /// Deletes login attempts and sessions that can matter no more, every ten minutes.

@@ -31,6 +31,8 @@ use crate::store::redact_url;
 
 /// The environment variable holding the SMTP password, read verbatim.
 const SMTP_PASSWORD_ENV: &str = "TANDEM_MAIL__SMTP__PASSWORD";
+/// The environment variable holding the metrics bearer token, read verbatim.
+const METRICS_TOKEN_ENV: &str = "TANDEM_METRICS_TOKEN";
 /// The environment variable naming the configuration file.
 const CONFIG_FILE_ENV: &str = "TANDEM_CONFIG";
 
@@ -79,7 +81,7 @@ impl ConfigError {
         if key.is_empty() {
             return Self::Source(format!("{}{origin}", err.kind));
         }
-        let message = if key.contains("password") || key.ends_with("pin") {
+        let message = if key.contains("password") || key.ends_with("pin") || key.contains("token") {
             // Never echo a (possibly) secret value back.
             format!("invalid value{origin}")
         } else {
@@ -118,6 +120,29 @@ pub struct Config {
     pub vault: VaultConfig,
     /// Request and ceremony limits.
     pub limits: LimitsConfig,
+    /// Reverse proxies (CIDRs, or single addresses) whose client-address header is believed.
+    #[serde(deserialize_with = "lenient::string_list")]
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy names the client in: `x-forwarded-for` or `forwarded`.
+    pub proxy_header: ProxyHeader,
+    /// Serve `/metrics` on this separate address (and not on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <token>` on `/metrics` (best given as
+    /// `TANDEM_METRICS_TOKEN`).
+    #[serde(deserialize_with = "lenient::opt_secret")]
+    pub metrics_token: Option<SecretString>,
+}
+
+/// The header carrying the client address behind a reverse proxy. Only one is read: a
+/// proxy that sets one passes the other through from the client unchecked.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), its `for=` parameters.
+    Forwarded,
 }
 
 impl Default for Config {
@@ -134,6 +159,10 @@ impl Default for Config {
             mail: MailConfig::default(),
             vault: VaultConfig::default(),
             limits: LimitsConfig::default(),
+            trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::default(),
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -155,6 +184,13 @@ impl fmt::Debug for Config {
             .field("mail", &self.mail)
             .field("vault", &self.vault)
             .field("limits", &self.limits)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("proxy_header", &self.proxy_header)
+            .field("metrics_listen", &self.metrics_listen)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -309,6 +345,20 @@ pub struct LimitsConfig {
     pub ceremony_idle_secs: u64,
     /// Concurrent ceremonies one user may run.
     pub max_ceremonies_per_user: u32,
+    /// Ceremony sockets one session may hold open on one instance.
+    pub max_sockets_per_session: u32,
+    /// Ceremony sockets one user may hold open on one instance.
+    pub max_sockets_per_user: u32,
+    /// Time a client has to send a request's headers (and a new connection its first one).
+    pub header_timeout_secs: u64,
+    /// Time a client has to send a request's whole body.
+    pub body_timeout_secs: u64,
+    /// Time one request may take from its headers to the response (not a ceremony socket
+    /// once upgraded: those have their own round and idle timeouts).
+    pub request_timeout_secs: u64,
+    /// Concurrent connections; more are closed at once. Lowered at start to fit the
+    /// file-descriptor limit.
+    pub max_connections: u32,
 }
 
 impl Default for LimitsConfig {
@@ -319,6 +369,12 @@ impl Default for LimitsConfig {
             round_timeout_secs: 30,
             ceremony_idle_secs: 60,
             max_ceremonies_per_user: 32,
+            max_sockets_per_session: 8,
+            max_sockets_per_user: 32,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 60,
+            max_connections: 4096,
         }
     }
 }
@@ -344,7 +400,12 @@ impl Config {
             Env::prefixed("TANDEM_")
                 // Secrets read verbatim below; the PIN's variable has no `__` on purpose, so
                 // that it can never be mistaken for a nested key of the file.
-                .filter(|k| k != "mail__smtp__password" && k != "config" && k != "vault_pkcs11_pin")
+                .filter(|k| {
+                    k != "mail__smtp__password"
+                        && k != "config"
+                        && k != "vault_pkcs11_pin"
+                        && k != "metrics_token"
+                })
                 .split("__"),
         );
         let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
@@ -353,6 +414,12 @@ impl Config {
                 .into_string()
                 .map_err(|_| ConfigError::invalid("mail.smtp.password", "not valid UTF-8"))?;
             config.mail.smtp.password = (!raw.is_empty()).then(|| SecretString::from(raw));
+        }
+        if let Some(raw) = std::env::var_os(METRICS_TOKEN_ENV) {
+            let raw = raw
+                .into_string()
+                .map_err(|_| ConfigError::invalid("metrics_token", "not valid UTF-8"))?;
+            config.metrics_token = (!raw.is_empty()).then(|| SecretString::from(raw));
         }
         config.vault.pkcs11.read_pin_from_env()?;
         if config
@@ -455,6 +522,51 @@ impl Config {
             1,
             100_000,
         )?;
+        check_range(
+            "limits.max_sockets_per_session",
+            u64::from(l.max_sockets_per_session),
+            1,
+            100_000,
+        )?;
+        check_range(
+            "limits.max_sockets_per_user",
+            u64::from(l.max_sockets_per_user),
+            1,
+            1_000_000,
+        )?;
+        check_range(
+            "limits.header_timeout_secs",
+            l.header_timeout_secs,
+            1,
+            3_600,
+        )?;
+        check_range("limits.body_timeout_secs", l.body_timeout_secs, 1, 3_600)?;
+        check_range(
+            "limits.request_timeout_secs",
+            l.request_timeout_secs,
+            1,
+            3_600,
+        )?;
+        check_range(
+            "limits.max_connections",
+            u64::from(l.max_connections),
+            1,
+            10_000_000,
+        )?;
+        for (i, cidr) in self.trusted_proxies.iter().enumerate() {
+            if let Err(e) = parse_cidr(cidr) {
+                return Err(ConfigError::invalid(&format!("trusted_proxies[{i}]"), e));
+            }
+        }
+        if let Some(addr) = self.metrics_listen
+            && addr == self.listen
+            && addr.port() != 0
+        {
+            return Err(ConfigError::invalid(
+                "metrics_listen",
+                "must differ from `listen`",
+            ));
+        }
         Ok(())
     }
 
@@ -474,6 +586,17 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("server-kek.key"))
     }
+}
+
+/// A CIDR (`10.0.0.0/8`, `2001:db8::/32`) or a single address (as /32 or /128).
+pub fn parse_cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("`{text}` is not an address or a CIDR (e.g. `10.0.0.0/8`)"))
 }
 
 fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -571,6 +694,25 @@ mod lenient {
 
     pub(super) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         d.deserialize_option(OptStringLike)
+    }
+
+    /// A list of strings, or one string of comma-separated items (handy in the environment).
+    pub(super) fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            Many(Vec<String>),
+            One(String),
+        }
+        Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
+            OneOrMany::Many(v) => v,
+            OneOrMany::One(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
     }
 
     pub(super) fn opt_secret<'de, D: Deserializer<'de>>(

@@ -21,3 +21,32 @@ pub fn harden_process() {
         }
     }
 }
+
+/// Raises the soft limit on open files to the hard limit: each connection is a descriptor,
+/// and a low default (often 1024) would let a few hundred slow clients make `accept` fail
+/// for everyone. Returns the soft limit in effect afterwards, if known.
+pub fn raise_fd_limit() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let current = getrlimit(Resource::Nofile);
+        if current.current.is_some() && current.current == current.maximum {
+            return current.current;
+        }
+        let raised = Rlimit {
+            current: current.maximum,
+            maximum: current.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => getrlimit(Resource::Nofile).current,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not raise the open-file limit");
+                current.current
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}

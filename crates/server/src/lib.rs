@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+mod conn_limit;
 pub mod failpoints;
 pub mod hardening;
 pub mod notify;

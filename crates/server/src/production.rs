@@ -50,6 +50,14 @@ pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
                 .to_owned(),
         );
     }
+    if config.metrics_listen.is_none() && config.metrics_token.is_none() {
+        out.push(
+            "/metrics would be public on the API listener (it shows ceremony outcomes and \
+             cheating counts): set metrics_listen to a private address \
+             (TANDEM_METRICS_LISTEN=127.0.0.1:9090) or a metrics_token (TANDEM_METRICS_TOKEN)"
+                .to_owned(),
+        );
+    }
     if config.clock != "system" {
         out.push(format!(
             "clock is \"{}\": a test clock; production runs on the system clock (remove \
@@ -138,8 +146,13 @@ mod tests {
             mode: Mode::Production,
             ..Config::default()
         };
-        assert_eq!(problems(&config, None).len(), 4);
-        assert_eq!(problems(&config, Some(&TlsSetup::Dev)).len(), 4);
+        assert_eq!(problems(&config, None).len(), 5);
+        assert_eq!(problems(&config, Some(&TlsSetup::Dev)).len(), 5);
+        let private = Config {
+            metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9090))),
+            ..config.clone()
+        };
+        assert_eq!(problems(&private, None).len(), 4);
         assert!(
             check(&Config::default(), None).is_ok(),
             "development mode never refuses"

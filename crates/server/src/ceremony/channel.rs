@@ -1,11 +1,13 @@
 use async_trait::async_trait;
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
+use zeroize::Zeroizing;
 
 /// One message from the device.
 #[derive(Debug)]
 pub enum Incoming {
     Control(ClientMessage),
-    Frame(Vec<u8>),
+    /// Decrypted MPC frame: wiped when the ceremony has consumed it.
+    Frame(Zeroizing<Vec<u8>>),
 }
 
 #[derive(Debug, thiserror::Error)]

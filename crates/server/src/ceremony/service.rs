@@ -30,7 +30,13 @@ pub trait Caller: Send + Sync {
     fn user_id(&self) -> &str;
     /// When the session was created (Unix ms).
     fn session_created_at(&self) -> i64;
+    /// The session is still live: checked before every ceremony, the first included.
     async fn check(&self) -> Result<(), ApiError>;
+    /// Resolves when the session may have ended (logout, revocation, expiry), so that a
+    /// socket waiting for its next ceremony is closed rather than kept.
+    async fn ended(&self) {
+        std::future::pending::<()>().await
+    }
 }
 
 /// Runs ceremonies for authenticated users.
@@ -63,8 +69,9 @@ impl Ceremonies {
     /// Serves one socket: ceremonies one after the other, each opened by a `start`. The
     /// socket stays open between ceremonies (a device signing repeatedly skips the TCP,
     /// upgrade and channel handshakes) until the device closes it, it idles past the idle
-    /// timeout, or a ceremony fails. Before every ceremony after the first, `session` is
-    /// checked again, so a revoked or expired session cannot keep using an open socket.
+    /// timeout, a ceremony fails, or its session ends. The session is checked again before
+    /// every ceremony, the first included: the upgrade may be long past, and a revoked or
+    /// expired session must not run anything on a socket it opened while live.
     pub async fn serve(&self, channel: &mut dyn Channel, caller: &dyn Caller) {
         let mut first = true;
         loop {
@@ -73,7 +80,20 @@ impl Ceremonies {
             } else {
                 self.config.idle_timeout
             };
-            let start = match control(channel, wait).await {
+            let next = tokio::select! {
+                r = control(channel, wait) => Some(r),
+                () = caller.ended() => None,
+            };
+            let Some(next) = next else {
+                let error = match caller.check().await {
+                    Err(e) => e,
+                    Ok(()) => ApiError::new(ErrorCode::SessionRevoked, "the session has ended"),
+                };
+                tracing::debug!(code = ?error.code, "closing a ceremony socket: session ended");
+                let _ = channel.send_control(&ServerMessage::Failed { error }).await;
+                return;
+            };
+            let start = match next {
                 Ok(ClientMessage::Start {
                     operation,
                     device_nonce,
@@ -89,7 +109,7 @@ impl Ceremonies {
                 Err(e) => Err(e),
             };
             let start = match start {
-                Ok(s) if !first => match caller.check().await {
+                Ok(s) => match caller.check().await {
                     Ok(()) => Ok(s),
                     Err(e) => Err(CeremonyError::Rejected(e)),
                 },

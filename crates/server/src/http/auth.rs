@@ -1,9 +1,7 @@
 //! Email one-time-code login.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 use tandem_proto::ApiError;
@@ -11,6 +9,7 @@ use tandem_proto::auth::{
     EmailStartRequest, EmailStartResponse, EmailVerifyRequest, LoginResponse, UserInfo,
 };
 
+use super::client_addr::ClientAddr;
 use super::error::HttpError;
 use super::json::ApiJson;
 use super::session::session_info;
@@ -22,10 +21,10 @@ use crate::app::AppState;
     responses((status = 200, body = EmailStartResponse), (status = 400, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn email_start(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     ApiJson(req): ApiJson<EmailStartRequest>,
 ) -> Result<Json<EmailStartResponse>, HttpError> {
-    let started = state.otp.start(&req.email, &peer.ip().to_string()).await?;
+    let started = state.otp.start(&req.email, &client.throttle_key()).await?;
     metrics::counter!("tandem_otp_sent_total", "channel" => "email").increment(1);
     Ok(Json(EmailStartResponse {
         attempt_id: started.attempt_id,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod authn;
+mod client_addr;
 mod error;
 mod json;
 mod ops;
@@ -10,13 +11,18 @@ mod session;
 mod wallets;
 mod ws;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderValue;
-use axum::http::header::{AUTHORIZATION, STRICT_TRANSPORT_SECURITY};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -24,7 +30,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use client_addr::{ClientAddr, TrustedProxies};
 pub use error::HttpError;
+pub use ops::MetricsAccess;
 
 /// Sent on every response when the server terminates TLS itself.
 const HSTS: &str = "max-age=31536000; includeSubDomains";
@@ -59,8 +67,9 @@ impl utoipa::Modify for BearerAuth {
 
 /// The whole application router, with `/openapi.json` and the docs page at `/docs`.
 pub fn router(state: AppState, tls: bool) -> Router {
-    let max_body = state.limits.max_body_bytes;
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let limits = state.limits;
+    let metrics_on_api = state.metrics_access.on_api;
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::email_start))
         .routes(routes!(auth::email_verify))
         .routes(routes!(session::current))
@@ -73,10 +82,11 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .routes(routes!(wallets::preview))
         .routes(routes!(ws::ceremony))
         .routes(routes!(ops::healthz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::server_key))
-        .with_state(state)
-        .split_for_parts();
+        .routes(routes!(ops::server_key));
+    if metrics_on_api {
+        api = api.routes(routes!(ops::metrics));
+    }
+    let (api, openapi) = api.with_state(state).split_for_parts();
     let openapi_json = openapi.clone();
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi_json))
         .route(
@@ -85,11 +95,47 @@ pub fn router(state: AppState, tls: bool) -> Router {
         )
         .fallback(|| async { HttpError::new(tandem_proto::ErrorCode::NotFound, "no such route") })
         // Enforced where bodies are read (`ApiJson`), which answers with a JSON 413.
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        // A body trickled in slowly fails the read (`ApiJson` answers 400); a request that
+        // takes too long as a whole gets 408. A ceremony socket answers its upgrade at once
+        // and is not bound by either afterwards.
+        .layer(RequestBodyDeadlineLayer::new(limits.body_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::if_not_present(
             STRICT_TRANSPORT_SECURITY,
             move |_: &axum::response::Response| tls.then(|| HeaderValue::from_static(HSTS)),
         ))
+        .layer(private_headers())
+        .layer(no_sniff())
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+}
+
+/// `/metrics` alone, for the separate `metrics_listen` address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { HttpError::new(tandem_proto::ErrorCode::NotFound, "no such route") })
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(private_headers())
+        .layer(no_sniff())
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+}
+
+/// Responses carry tokens, session lists and wallet data: no cache (browser, proxy) may keep
+/// them. Overrides whatever a handler set.
+fn private_headers() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
+/// Stops browsers from reading a JSON error as HTML or script.
+fn no_sniff() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"))
 }

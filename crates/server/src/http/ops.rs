@@ -1,10 +1,41 @@
 //! Operational endpoints: health and Prometheus metrics.
 
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tandem_proto::ErrorCode;
+
+use super::authn::bearer;
+use super::error::HttpError;
 use crate::app::AppState;
+
+/// Who may read `/metrics` (it shows ceremony outcomes, cheating counts, load).
+#[derive(Clone, Default)]
+pub struct MetricsAccess {
+    /// Served on the API listener too (else only on `metrics_listen`).
+    pub on_api: bool,
+    /// A bearer token every scrape must present.
+    pub token: Option<Arc<SecretString>>,
+}
+
+impl MetricsAccess {
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let given = bearer(headers).unwrap_or("");
+        // Hashed first, so the comparison takes the same time whatever the lengths.
+        let a = Sha256::digest(given.as_bytes());
+        let b = Sha256::digest(expected.expose_secret().as_bytes());
+        bool::from(a.ct_eq(&b))
+    }
+}
 
 /// Database reachability and the key store (the active KEK, in the HSM where one is
 /// configured) usable.
@@ -24,14 +55,24 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     (axum::http::StatusCode::OK, "ok\n")
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition (only when `metrics_listen` is not set; with `metrics_token`
+/// set, only for its bearer).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain"), (status = 401, body = tandem_proto::ApiError)),
+    security((), ("bearer" = [])))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.metrics_access.allows(&headers) {
+        return HttpError::new(
+            ErrorCode::Unauthorized,
+            "metrics need the metrics bearer token",
+        )
+        .into_response();
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// The server's static key for the end-to-end ceremony channel (pin it on first login).

@@ -2,6 +2,9 @@
 //! encrypted channel (`tandem_proto::channel`) inside, adapted to the transport-agnostic
 //! [`Channel`] the ceremonies run on.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -11,31 +14,47 @@ use futures_util::SinkExt;
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::channel::{self as e2e, Kind, Secure};
 use tandem_proto::{ApiError, ErrorCode};
+use zeroize::Zeroizing;
 
 use super::authn::{Authed, bearer};
 use super::error::HttpError;
 use crate::app::AppState;
 use crate::ceremony::{Caller, Channel, ChannelError, Incoming};
+use crate::sessions::SocketLease;
 
 /// Opens a ceremony socket (keygen, sign or refresh; see `tandem_proto::ceremony`). The first
 /// two messages are the Noise handshake of `tandem_proto::channel`; everything after is
 /// encrypted.
 #[utoipa::path(get, path = "/v1/ceremony", tag = "ceremonies",
-    responses((status = 101, description = "WebSocket upgrade; the encrypted channel and the ceremony protocol follow"), (status = 401, body = ApiError)),
+    responses((status = 101, description = "WebSocket upgrade; the encrypted channel and the ceremony protocol follow"), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "too many open ceremony sockets for this session or user")),
     security(("bearer" = [])))]
 pub async fn ceremony(
     State(state): State<AppState>,
     authed: Authed,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
-) -> Response {
+) -> Result<Response, HttpError> {
     let max = state.limits.max_frame_bytes;
     let token = bearer(&headers).unwrap_or_default().to_owned();
-    upgrade
+    let session = authed.session;
+    // Taken before the upgrade, so a session cannot pile up sockets that never start.
+    let lease = state
+        .sessions
+        .sockets()
+        .open(&session.id, &session.user_id)
+        .map_err(|e| HttpError::new(ErrorCode::TooManyCeremonies, e.to_string()))?;
+    Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |mut socket| async move {
-            let secure = match handshake(&mut socket, &state, &token).await {
+            let deadline = state.ceremonies.round_timeout();
+            let handshake = tokio::select! {
+                r = tokio::time::timeout(deadline, handshake(&mut socket, &state, &token)) => {
+                    r.unwrap_or(Err(e2e::ChannelError::Handshake))
+                }
+                () = lease.ended() => Err(e2e::ChannelError::Handshake),
+            };
+            let secure = match handshake {
                 Ok(s) => s.with_max_message(max),
                 Err(e) => {
                     tracing::info!(error = %e, "ceremony channel handshake failed");
@@ -54,24 +73,27 @@ pub async fn ceremony(
             let caller = SocketSession {
                 state: state.clone(),
                 token,
-                user_id: authed.session.user_id.clone(),
-                created_at: authed.session.created_at,
+                user_id: session.user_id.clone(),
+                created_at: session.created_at,
+                ends_at: AtomicI64::new(session.expires_at.min(session.absolute_expires_at)),
+                lease,
             };
             state.ceremonies.serve(&mut channel, &caller).await;
             let _ = channel.socket.send(Message::Close(None)).await;
-        })
+        }))
 }
 
+/// The Noise handshake. The caller bounds it with one overall deadline: pings and pongs
+/// are skipped here but never extend it.
 async fn handshake(
     socket: &mut WebSocket,
     state: &AppState,
     token: &str,
 ) -> Result<Secure, e2e::ChannelError> {
-    let timeout = std::time::Duration::from_secs(30);
     let msg1 = loop {
-        match tokio::time::timeout(timeout, socket.recv()).await {
-            Ok(Some(Ok(Message::Binary(b)))) => break b,
-            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+        match socket.recv().await {
+            Some(Ok(Message::Binary(b))) => break b,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             _ => return Err(e2e::ChannelError::Handshake),
         }
     };
@@ -83,12 +105,31 @@ async fn handshake(
     Ok(secure)
 }
 
-/// The session the socket was opened with, checked again before each later ceremony.
+/// The session the socket was opened with, checked again before each ceremony.
 struct SocketSession {
     state: AppState,
     token: String,
     user_id: String,
     created_at: i64,
+    /// When the session ends unless refreshed (Unix ms), as last read from the database.
+    ends_at: AtomicI64,
+    lease: SocketLease,
+}
+
+impl SocketSession {
+    async fn recheck(&self) -> Result<(), ApiError> {
+        let record = self
+            .state
+            .sessions
+            .authenticate(&self.token)
+            .await
+            .map_err(|e| HttpError::from(e).0)?;
+        self.ends_at.store(
+            record.expires_at.min(record.absolute_expires_at),
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -102,12 +143,25 @@ impl Caller for SocketSession {
     }
 
     async fn check(&self) -> Result<(), ApiError> {
-        self.state
-            .sessions
-            .authenticate(&self.token)
-            .await
-            .map(|_| ())
-            .map_err(|e| HttpError::from(e).0)
+        self.recheck().await
+    }
+
+    async fn ended(&self) {
+        loop {
+            let left = self.ends_at.load(Ordering::Relaxed) - self.state.clock.now_ms();
+            let nap = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+            tokio::select! {
+                () = self.lease.ended() => return,
+                () = tokio::time::sleep(nap) => {}
+            }
+            // Expiry is due: it ends the socket unless the session was refreshed meanwhile.
+            if self.recheck().await.is_err() {
+                return;
+            }
+            if self.ends_at.load(Ordering::Relaxed) <= self.state.clock.now_ms() {
+                return;
+            }
+        }
     }
 }
 
@@ -163,8 +217,9 @@ impl Channel for WsChannel {
             };
             match self.secure.open(&bytes).map_err(channel_error)? {
                 None => continue,
-                Some((Kind::Frame, frame)) => return Ok(Incoming::Frame(frame)),
+                Some((Kind::Frame, frame)) => return Ok(Incoming::Frame(Zeroizing::new(frame))),
                 Some((Kind::Control, json)) => {
+                    let json = Zeroizing::new(json);
                     let parsed: ClientMessage =
                         serde_json::from_slice(&json).map_err(|_| ChannelError::Malformed)?;
                     return Ok(Incoming::Control(parsed));
@@ -175,10 +230,12 @@ impl Channel for WsChannel {
 
     async fn send_control(&mut self, msg: &ServerMessage) -> Result<(), ChannelError> {
         let json = serde_json::to_vec(msg).map_err(|e| ChannelError::Transport(e.to_string()))?;
-        self.send_sealed(Kind::Control, &json).await
+        self.send_sealed(Kind::Control, &Zeroizing::new(json)).await
     }
 
     async fn send_frame(&mut self, frame: Vec<u8>) -> Result<(), ChannelError> {
+        // Wiped once sealed: only the ciphertext leaves this function.
+        let frame = Zeroizing::new(frame);
         self.send_sealed(Kind::Frame, &frame).await
     }
 }

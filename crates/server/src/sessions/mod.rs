@@ -6,8 +6,10 @@
 
 mod error;
 mod service;
+mod sockets;
 mod token;
 
 pub use error::SessionError;
 pub use service::{NewSession, SessionConfig, SessionRecord, Sessions};
+pub use sockets::{SocketCapError, SocketCaps, SocketLease, SocketRegistry};
 pub use token::SessionToken;

@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::SessionError;
+use super::sockets::{SocketCaps, SocketRegistry};
 use super::token::{self, SessionToken};
 use crate::clock::SharedClock;
 use crate::config::SessionsConfig;
@@ -75,6 +76,8 @@ pub struct Sessions {
     store: Store,
     clock: SharedClock,
     config: SessionConfig,
+    /// The ceremony sockets this instance holds, told when their session ends here.
+    sockets: SocketRegistry,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -111,7 +114,19 @@ impl Sessions {
             store,
             clock,
             config,
+            sockets: SocketRegistry::default(),
         }
+    }
+
+    /// Caps the ceremony sockets one session and one user may hold open on this instance.
+    pub fn with_socket_caps(mut self, caps: SocketCaps) -> Self {
+        self.sockets = SocketRegistry::new(caps);
+        self
+    }
+
+    /// The ceremony sockets this instance holds.
+    pub fn sockets(&self) -> &SocketRegistry {
+        &self.sockets
     }
 
     /// Creates a session for `user_id`, recording how the user authenticated.
@@ -225,21 +240,25 @@ impl Sessions {
         }
     }
 
-    /// Ends the session of `token` (idempotent for a known token).
+    /// Ends the session of `token` (idempotent for a known token), closing its sockets here.
     pub async fn logout(&self, token: &str) -> Result<(), SessionError> {
         let hash = token::hash(token).ok_or(SessionError::Invalid)?;
         let now = self.clock.now_ms();
-        let updated = sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        let ended: Option<String> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
+             RETURNING id",
         )
         .bind(&hash)
         .bind(now)
-        .execute(self.store.pool())
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            // Unknown → Invalid; already revoked → fine.
-            self.lookup(&hash).await?;
+        .fetch_optional(self.store.pool())
+        .await?;
+        match ended {
+            Some(id) => self.sockets.end([id.as_str()]),
+            None => {
+                // Unknown → Invalid; already revoked → fine (and its sockets told again).
+                let (record, _) = self.lookup(&hash).await?;
+                self.sockets.end([record.id.as_str()]);
+            }
         }
         Ok(())
     }
@@ -267,6 +286,7 @@ impl Sessions {
                 return Err(SessionError::NotFound);
             }
         }
+        self.sockets.end([session_id]);
         Ok(())
     }
 
@@ -275,16 +295,18 @@ impl Sessions {
     /// Returns how many were revoked.
     pub async fn revoke_all(&self, user_id: &str, keep: Option<&str>) -> Result<u64, SessionError> {
         let now = self.clock.now_ms();
-        Ok(sqlx::query(
+        let ended: Vec<String> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = $2 \
-             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3",
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3 \
+             RETURNING id",
         )
         .bind(user_id)
         .bind(now)
         .bind(keep.unwrap_or(""))
-        .execute(self.store.pool())
-        .await?
-        .rows_affected())
+        .fetch_all(self.store.pool())
+        .await?;
+        self.sockets.end(ended.iter().map(String::as_str));
+        Ok(ended.len() as u64)
     }
 
     /// `user_id`'s live sessions, newest first.
