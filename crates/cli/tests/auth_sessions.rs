@@ -1,5 +1,5 @@
 //! Email codes and sessions against the real binary, with the server's injected clock
-//! driven through its clock file.
+//! driven through its clock file; what the data directory and the database hold at rest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -7,11 +7,17 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::http::Http;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
 use common::raw::Raw;
 use common::server::T0;
-use common::{Backend, Server, ServerOptions, each_backend, unique_email};
+use common::{Backend, Server, ServerOptions, each_backend, unique_email, vault};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use tandem_server::auth::testing as auth_testing;
+use tandem_server::store::Store;
 use tokio_tungstenite::tungstenite;
 
 const MIN: i64 = 60_000;
@@ -464,4 +470,199 @@ async fn edge_client_address_behind_trusted_proxies() {
     assert_eq!(start_as(&server, xff("203.0.113.1")).await, 200);
     assert_eq!(start_as(&server, xff("203.0.113.2")).await, 200);
     assert_eq!(start_as(&server, xff("203.0.113.3")).await, 429);
+/// 100 simultaneous code requests for one address from one client: never more codes than
+/// the limit (5), on both backends.
+async fn concurrent_starts(backend: Backend) {
+    let server = Server::start(&backend);
+    let email = unique_email("flood");
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let client = server.http();
+            let url = format!("{}/v1/auth/email/start", server.url);
+            let email = email.clone();
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .json(&json!({ "email": email }))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().unwrap());
+    }
+    let elapsed = began.elapsed();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    println!(
+        "{}: 100 concurrent starts in {elapsed:?}: {ok} sent, {limited} throttled",
+        backend.name()
+    );
+    assert_eq!((ok, limited), (5, 95), "{statuses:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(server.code_count(&email), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_code_requests_respect_the_limit() {
+    each_backend(concurrent_starts).await;
+}
+
+async fn db_store(backend: &Backend, data_dir: &Path) -> Store {
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/tandem.db", data_dir.display()),
+        Backend::Postgres(url) => url.clone(),
+    };
+    Store::connect(&url).await.unwrap()
+}
+
+/// Codes stay usable across a restart and a KEK rotation (the code key is the vault's, not
+/// the process's), and a database copy cannot be brute-forced for a live code.
+async fn codes_survive_restart_and_rotation(backend: Backend) {
+    let server = Server::start(&backend);
+    let http = Http::new(&server);
+    let email = unique_email("keyed");
+    let pending = start(&http, &email).await;
+    let code = server.login_code(&email);
+
+    let db = db_store(&backend, &server.data_dir).await;
+    let stored = auth_testing::stored_code_mac(&db, &pending).await.unwrap();
+    db.close().await;
+    let found = (0..1_000_000u32).find(|n| {
+        let mut h = Sha256::new();
+        h.update(pending.as_bytes());
+        h.update(format!("{n:06}").as_bytes());
+        h.finalize().as_slice() == stored.as_slice()
+    });
+    assert_eq!(
+        found, None,
+        "a live code was recovered from the database alone"
+    );
+
+    let server = server.restart(&backend, ServerOptions::default());
+    let http = Http::new(&server);
+    let first = verify(&http, &pending, &code).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+
+    let pending = start(&http, &email).await;
+    let code = server.login_code(&email);
+    let report = vault::json(&backend, &server.data_dir, &[], &["rotate", "--retire-old"]);
+    assert_eq!(report["data_keys_rewrapped"], 1, "{report}");
+    let server = server.restart(&backend, ServerOptions::default());
+    let http = Http::new(&server);
+    let second = verify(&http, &pending, &code).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["user"]["id"], first.body["user"]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_codes_survive_restart_and_kek_rotation() {
+    each_backend(codes_survive_restart_and_rotation).await;
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// SQLite: the data directory is 0700 and the database files 0600, and a server refuses a
+/// directory or file others can read; emails and user agents are not in the files in clear,
+/// including rows written in clear by an earlier version (migrated at start).
+#[tokio::test(flavor = "multi_thread")]
+async fn data_at_rest_is_private_and_sealed() {
+    let backend = Backend::Sqlite;
+    let mut server = Server::start(&backend);
+    let http = Http {
+        base: server.url.clone(),
+        client: reqwest::Client::builder()
+            .user_agent("tandem-test-agent/1.0")
+            .build()
+            .unwrap(),
+    };
+    let email = unique_email("private");
+    let first = http.login(&server, &email).await;
+    assert!(!first.is_empty());
+
+    let dir = server.data_dir.clone();
+    assert_eq!(mode(&dir), 0o700);
+    for f in ["tandem.db", "tandem.db-wal", "tandem.db-shm"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    let files = |dir: &Path| -> Vec<u8> {
+        let mut all = Vec::new();
+        for f in ["tandem.db", "tandem.db-wal"] {
+            all.extend(std::fs::read(dir.join(f)).unwrap_or_default());
+        }
+        all
+    };
+    let bytes = files(&dir);
+    assert!(
+        !contains(&bytes, &email),
+        "email in clear in the database files"
+    );
+    assert!(
+        !contains(&bytes, "tandem-test-agent"),
+        "user agent in clear"
+    );
+    assert!(!contains(&bytes, "127.0.0.1"), "client address in clear");
+
+    // A row in clear, as an earlier version wrote it.
+    server.kill9();
+    let db = db_store(&backend, &dir).await;
+    let [user_id] = auth_testing::user_ids(&db)
+        .await
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        auth_testing::sealed_user_agents(&db).await.unwrap(),
+        1,
+        "the user agent is kept, sealed"
+    );
+    auth_testing::make_legacy(&db, &email, "legacy-agent/2.0")
+        .await
+        .unwrap();
+    db.close().await;
+    assert!(contains(&files(&dir), &email));
+
+    for (path, bad, fix) in [
+        (dir.join("tandem.db"), 0o644, "chmod 600"),
+        (dir.clone(), 0o755, "chmod 700"),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(bad)).unwrap();
+        let err = Server::refused(&backend, &dir, &ServerOptions::default());
+        assert!(err.contains(fix), "{err}");
+        let good = if path == dir { 0o700 } else { 0o600 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(good)).unwrap();
+    }
+
+    let server = server.restart(&backend, ServerOptions::default());
+    let http = Http::new(&server);
+    let attempt = start(&http, &email).await;
+    let code = server.login_code(&email);
+    let r = verify(&http, &attempt, &code).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["user"]["id"],
+        user_id.as_str(),
+        "the migrated user logs in"
+    );
+    let bytes = files(&dir);
+    assert!(
+        !contains(&bytes, &email),
+        "the migration left the email in clear"
+    );
+    assert!(
+        !contains(&bytes, "legacy-agent"),
+        "the migration left the user agent in clear"
+    );
 }

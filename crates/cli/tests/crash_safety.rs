@@ -250,7 +250,6 @@ struct Harness {
     /// Environment every start and restart gets (the shared KEK file on PostgreSQL).
     base_env: Vec<(String, String)>,
     server: Option<Server>,
-    email: String,
     token: String,
     server_key: [u8; 32],
     store_dir: tempfile::TempDir,
@@ -273,7 +272,6 @@ impl Harness {
             backend: backend.clone(),
             base_env,
             server: Some(server),
-            email,
             token,
             server_key,
             store_dir: tempfile::tempdir().unwrap(),
@@ -358,7 +356,11 @@ impl Harness {
         let listed = device.api().wallets().await.unwrap();
         let db = self.db().await;
         let ids: Vec<String> = listed.iter().map(|w| w.id.clone()).collect();
-        assert_eq!(wallet_ids_of(&db, &self.email).await.unwrap(), ids);
+        let session = Http::new(self.server())
+            .get("/v1/session", Some(&self.token))
+            .await;
+        let session_id = session.body["id"].as_str().expect("session id");
+        assert_eq!(wallet_ids_of(&db, session_id).await.unwrap(), ids);
         assert!(
             wallets_without_current_share(&db).await.unwrap().is_empty(),
             "{failpoint}: a wallet row without its share"

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::auth::EmailOtp;
+use crate::auth::{AuthError, EmailOtp, LegacyRows, seal_legacy_rows};
 use crate::ceremony::{Ceremonies, CeremonyConfig};
 use crate::clock::{self, SharedClock};
 use crate::config::{Config, Mode};
@@ -62,6 +62,8 @@ pub enum StartError {
     Vault(#[from] crate::vault::VaultError),
     #[error("vault: {0}")]
     VaultSetup(#[from] VaultOpsError),
+    #[error("login codes: {0}")]
+    Auth(#[from] AuthError),
     #[error("mail: {0}")]
     Mail(#[from] crate::notify::MailError),
     #[error("cannot listen on {addr}: {source}")]
@@ -79,14 +81,28 @@ impl AppState {
     pub async fn build(config: &Config) -> Result<AppState, StartError> {
         let clock =
             clock::from_spec(&config.clock).map_err(|e| StartError::Config(e.to_string()))?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            StartError::Config(format!("data dir {}: {e}", config.data_dir.display()))
-        })?;
+        crate::store::private_dir(&config.data_dir)?;
         let store = Store::connect(&config.database_url()).await?;
         let vault =
             crate::vault_ops::prepare(config, store.clone(), clock.clone(), Purpose::Serve).await?;
+        let pii = vault.pii.clone();
+        let legacy = seal_legacy_rows(&store, &pii).await?;
+        if legacy != LegacyRows::default() {
+            tracing::info!(
+                users = legacy.users,
+                sessions = legacy.sessions,
+                "sealed identifiers stored in clear by an earlier version"
+            );
+        }
         let mailer = mailer_from_config(config, clock.clone())?;
-        let otp = EmailOtp::new(store.clone(), clock.clone(), mailer, config.otp.clone());
+        let otp = EmailOtp::new(
+            store.clone(),
+            clock.clone(),
+            mailer,
+            config.otp.clone(),
+            pii.clone(),
+        );
+        otp.publish_policy().await?;
         let sessions = Sessions::new(
             store.clone(),
             clock.clone(),
@@ -95,7 +111,8 @@ impl AppState {
         .with_socket_caps(SocketCaps {
             per_session: config.limits.max_sockets_per_session as usize,
             per_user: config.limits.max_sockets_per_user as usize,
-        });
+        })
+        .with_pii(pii);
         let wallets = vault.wallets;
         // Next to the KEK file: instances of one deployment share both.
         let channel_secret =

@@ -223,10 +223,16 @@ pub struct OtpConfig {
     pub ttl_minutes: u64,
     /// Wrong tries after which a code is dead.
     pub max_attempts: u32,
-    /// Codes sent to one address per rolling hour.
+    /// Codes one client may request for one address per hour. Keyed on the address and the
+    /// client together, so nobody can use it up for someone else.
     pub per_address_per_hour: u32,
-    /// Codes requested from one client IP per rolling hour.
+    /// Codes one client may request per hour, whatever the addresses.
     pub per_ip_per_hour: u32,
+    /// Codes sent to one address per day from all clients together: the larger, slower
+    /// budget that bounds what many clients can send to (and guess for) one address.
+    pub per_address_per_day: u32,
+    /// Wrong codes accepted for one address per hour, across all its attempts and clients.
+    pub wrong_codes_per_address_per_hour: u32,
 }
 
 impl Default for OtpConfig {
@@ -236,6 +242,8 @@ impl Default for OtpConfig {
             max_attempts: 5,
             per_address_per_hour: 5,
             per_ip_per_hour: 30,
+            per_address_per_day: 20,
+            wrong_codes_per_address_per_hour: 30,
         }
     }
 }
@@ -481,6 +489,18 @@ impl Config {
         check_range(
             "otp.per_ip_per_hour",
             u64::from(o.per_ip_per_hour),
+            1,
+            1_000_000,
+        )?;
+        check_range(
+            "otp.per_address_per_day",
+            u64::from(o.per_address_per_day),
+            1,
+            1_000_000,
+        )?;
+        check_range(
+            "otp.wrong_codes_per_address_per_hour",
+            u64::from(o.wrong_codes_per_address_per_hour),
             1,
             1_000_000,
         )?;

@@ -1,5 +1,7 @@
 //! Email one-time codes on both backends: success, reuse, expiry, attempt limits, binding to
-//! the attempt, throttles, validation, delivery failure, and two instances racing.
+//! the attempt, throttles (keyed so nobody can lock out someone else, counted atomically),
+//! the per-address wrong-code budget, what a database copy reveals, validation, delivery
+//! failure, legacy rows, and two instances racing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
@@ -10,12 +12,16 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::{TestDb, manual_clock};
+use sha2::{Digest, Sha256};
 use sqlx::Row;
-use tandem_server::auth::{AuthError, EmailOtp, OtpStarted};
+use tandem_server::auth::{
+    AuthError, EMAIL_OTP, EmailOtp, LockoutPolicy, OtpStarted, seal_legacy_rows,
+};
 use tandem_server::clock::SharedClock;
 use tandem_server::config::OtpConfig;
 use tandem_server::notify::{LoginCode, MailError, Mailer};
 use tandem_server::store::Store;
+use tandem_server::vault::PiiKeys;
 
 /// Records what would have been mailed; can be told to fail.
 #[derive(Default)]
@@ -56,6 +62,7 @@ impl Mailer for TestMailer {
 
 struct Fixture {
     otp: EmailOtp,
+    keys: PiiKeys,
     mailer: Arc<TestMailer>,
     clock: Arc<tandem_server::clock::ManualClock>,
     shared_clock: SharedClock,
@@ -64,14 +71,17 @@ struct Fixture {
 fn fixture(store: &Store) -> Fixture {
     let (clock, shared_clock) = manual_clock();
     let mailer = Arc::new(TestMailer::default());
+    let keys = PiiKeys::random().unwrap();
     let otp = EmailOtp::new(
         store.clone(),
         shared_clock.clone(),
         mailer.clone(),
         OtpConfig::default(),
+        keys.clone(),
     );
     Fixture {
         otp,
+        keys,
         mailer,
         clock,
         shared_clock,
@@ -105,8 +115,9 @@ async fn login_succeeds_and_creates_the_user_once(db: &TestDb) {
     let code = f.mailer.last_code_for("alice@example.com");
     assert_eq!(code.len(), 6);
 
-    // Only the hash is stored.
-    let stored: Vec<u8> = sqlx::query("SELECT code_hash FROM otp_codes WHERE id = $1")
+    // Only a keyed MAC is stored: with a copy of the database, trying every code under the
+    // old unkeyed construction, SHA-256(attempt id ‖ code), finds nothing.
+    let stored: Vec<u8> = sqlx::query("SELECT code_mac FROM otp_codes WHERE id = $1")
         .bind(&started.attempt_id)
         .fetch_one(db.store.pool())
         .await
@@ -115,6 +126,20 @@ async fn login_succeeds_and_creates_the_user_once(db: &TestDb) {
         .unwrap();
     assert_eq!(stored.len(), 32);
     assert!(!stored.windows(6).any(|w| w == code.as_bytes()));
+    let found = (0..1_000_000u32).find(|n| {
+        let mut h = Sha256::new();
+        h.update(started.attempt_id.as_bytes());
+        h.update(format!("{n:06}").as_bytes());
+        h.finalize().as_slice() == stored.as_slice()
+    });
+    assert_eq!(
+        found, None,
+        "the stored code opens to a brute force without the key"
+    );
+    assert_eq!(
+        f.keys.code_mac(&started.attempt_id, &code).as_slice(),
+        stored.as_slice()
+    );
 
     let v = f.otp.verify(&started.attempt_id, &code).await.unwrap();
     assert_eq!(v.email, "alice@example.com");
@@ -126,6 +151,45 @@ async fn login_succeeds_and_creates_the_user_once(db: &TestDb) {
     assert!(!v2.created);
     assert_eq!(v2.user_id, v.user_id);
     assert_eq!(count(&db.store, "SELECT COUNT(*) FROM users").await, 1);
+    assert_no_clear_text(&db.store, &["alice@example.com", "10.0.0.1"]).await;
+}
+
+/// Every text and blob in the auth tables, as bytes.
+async fn auth_table_bytes(store: &Store) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (table, text, blobs) in [
+        ("users", "id || email", "email_index, email_sealed"),
+        ("otp_codes", "id", "email_index, email_sealed"),
+        ("auth_throttles", "scope", "bucket, bucket"),
+    ] {
+        let sql = format!("SELECT {text}, {blobs} FROM {table}");
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+        {
+            out.push(row.try_get::<String, _>(0).unwrap().into_bytes());
+            for i in 1..3 {
+                out.push(
+                    row.try_get::<Option<Vec<u8>>, _>(i)
+                        .unwrap()
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    out
+}
+
+async fn assert_no_clear_text(store: &Store, needles: &[&str]) {
+    for value in auth_table_bytes(store).await {
+        for needle in needles {
+            assert!(
+                !value.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} stored in clear"
+            );
+        }
+    }
 }
 
 impl Fixture {
@@ -248,30 +312,185 @@ async fn a_code_is_bound_to_its_attempt(db: &TestDb) {
     ));
 }
 
-async fn sends_are_throttled_per_address(db: &TestDb) {
+async fn sends_are_throttled_per_address_and_client(db: &TestDb) {
     let f = fixture(&db.store);
-    for i in 0..5 {
-        f.otp
-            .start("heidi@example.com", &format!("10.1.0.{i}"))
-            .await
-            .unwrap();
+    for _ in 0..5 {
+        f.otp.start("heidi@example.com", "10.1.0.1").await.unwrap();
         f.clock.advance(1_000);
     }
     let err = f
         .otp
-        .start("HEIDI@example.com", "10.1.0.99")
+        .start("HEIDI@example.com", "10.1.0.1")
         .await
         .unwrap_err();
     let AuthError::RateLimited { retry_after_ms } = err else {
         panic!("expected RateLimited, got {err:?}");
     };
+    // The caller's own bucket: exact.
     assert_eq!(retry_after_ms, 3_600_000 - 5_000);
     assert_eq!(f.mailer.count(), 5);
-    // Another address is not affected.
-    f.otp.start("ivan@example.com", "10.1.0.99").await.unwrap();
-    // Once the oldest request is an hour old, there is room again.
+    // The address's owner, from another client, is not locked out by that.
+    f.otp.start("heidi@example.com", "10.1.0.2").await.unwrap();
+    // Another address from the same client is not affected either.
+    f.otp.start("ivan@example.com", "10.1.0.1").await.unwrap();
+    // Once the window has passed, there is room again.
     f.clock.advance(retry_after_ms);
-    f.otp.start("heidi@example.com", "10.1.0.99").await.unwrap();
+    f.otp.start("heidi@example.com", "10.1.0.1").await.unwrap();
+}
+
+async fn the_address_budget_is_larger_and_tells_no_timing(db: &TestDb) {
+    let f = fixture(&db.store);
+    // Twenty clients, one code each, spread over the day.
+    for i in 0..20 {
+        f.otp
+            .start("judith@example.com", &format!("10.2.0.{i}"))
+            .await
+            .unwrap();
+        f.clock.advance(60_000);
+    }
+    let err = f
+        .otp
+        .start("judith@example.com", "10.2.1.1")
+        .await
+        .unwrap_err();
+    // Shared with others: the whole window, not when the others' requests age out.
+    assert!(
+        matches!(err, AuthError::RateLimited { retry_after_ms } if retry_after_ms == 86_400_000),
+        "{err:?}"
+    );
+    f.clock.advance(3_600_000);
+    let later = f.otp.start("judith@example.com", "10.2.1.2").await;
+    assert!(
+        matches!(later, Err(AuthError::RateLimited { retry_after_ms }) if retry_after_ms == 86_400_000),
+        "{later:?}"
+    );
+    f.clock.advance(86_400_000);
+    f.otp.start("judith@example.com", "10.2.1.3").await.unwrap();
+}
+
+async fn concurrent_starts_never_exceed_the_limit(db: &TestDb) {
+    let f = fixture(&db.store);
+    let second = db.second_instance().await;
+    let other = EmailOtp::new(
+        second.clone(),
+        f.shared_clock.clone(),
+        f.mailer.clone(),
+        OtpConfig::default(),
+        f.keys.clone(),
+    );
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let otp = if i % 2 == 0 {
+            f.otp.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            otp.start("mallory@example.com", "10.3.0.1").await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(AuthError::RateLimited { .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 5);
+    assert_eq!(count(&db.store, "SELECT COUNT(*) FROM otp_codes").await, 5);
+    assert_eq!(f.mailer.count(), 5);
+    second.close().await;
+}
+
+async fn wrong_codes_are_budgeted_per_address_across_attempts(db: &TestDb) {
+    let f = fixture(&db.store);
+    let email = "nina@example.com";
+    // 30 wrong codes over six attempts from six clients: every attempt still below its own
+    // limit of five, but the address's budget is used up.
+    for i in 0..6 {
+        let s = f.otp.start(email, &format!("10.4.0.{i}")).await.unwrap();
+        let code = f.mailer.last_code_for(email);
+        for _ in 0..5 {
+            assert!(f.otp.verify(&s.attempt_id, &wrong(&code)).await.is_err());
+        }
+    }
+    let s = f.otp.start(email, "10.4.1.1").await.unwrap();
+    let code = f.mailer.last_code_for(email);
+    assert!(matches!(
+        f.otp.verify(&s.attempt_id, &code).await,
+        Err(AuthError::RateLimited { .. })
+    ));
+    // Once the hour has passed there is room again; right codes are not counted: 29 wrong
+    // codes and then two logins fit in the budget of 30.
+    f.clock.advance(3_600_000);
+    for i in 0..6 {
+        let s = f.otp.start(email, &format!("10.4.2.{i}")).await.unwrap();
+        let code = f.mailer.last_code_for(email);
+        for _ in 0..(if i < 5 { 5 } else { 4 }) {
+            assert!(matches!(
+                f.otp.verify(&s.attempt_id, &wrong(&code)).await,
+                Err(AuthError::CodeInvalid | AuthError::CodeExhausted)
+            ));
+        }
+        if i == 5 {
+            f.otp.verify(&s.attempt_id, &code).await.unwrap();
+        }
+    }
+    let s = f.otp.start(email, "10.4.3.1").await.unwrap();
+    let code = f.mailer.last_code_for(email);
+    f.otp.verify(&s.attempt_id, &code).await.unwrap();
+}
+
+async fn a_login_kills_the_other_live_codes(db: &TestDb) {
+    let f = fixture(&db.store);
+    let a = f.otp.start("olga@example.com", "10.5.0.1").await.unwrap();
+    let code_a = f.mailer.last_code_for("olga@example.com");
+    let b = f.otp.start("olga@example.com", "10.5.0.2").await.unwrap();
+    let code_b = f.mailer.last_code_for("olga@example.com");
+    let other = f.otp.start("peggy@example.com", "10.5.0.2").await.unwrap();
+    let code_other = f.mailer.last_code_for("peggy@example.com");
+    f.otp.verify(&b.attempt_id, &code_b).await.unwrap();
+    assert!(matches!(
+        f.otp.verify(&a.attempt_id, &code_a).await,
+        Err(AuthError::CodeInvalid)
+    ));
+    // Other addresses keep theirs.
+    f.otp.verify(&other.attempt_id, &code_other).await.unwrap();
+}
+
+async fn the_policy_is_stored_per_credential_kind(db: &TestDb) {
+    let f = fixture(&db.store);
+    assert_eq!(
+        LockoutPolicy::load(&db.store, EMAIL_OTP).await.unwrap(),
+        None
+    );
+    f.otp.publish_policy().await.unwrap();
+    assert_eq!(
+        LockoutPolicy::load(&db.store, EMAIL_OTP)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(f.otp.policy())
+    );
+}
+
+async fn legacy_clear_rows_are_sealed_and_still_log_in(db: &TestDb) {
+    let f = fixture(&db.store);
+    sqlx::query(
+        "INSERT INTO users (id, email, created_at) VALUES ('old-user', 'quinn@example.com', 1)",
+    )
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let migrated = seal_legacy_rows(&db.store, &f.keys).await.unwrap();
+    assert_eq!(migrated.users, 1);
+    assert_eq!(seal_legacy_rows(&db.store, &f.keys).await.unwrap().users, 0);
+    assert_no_clear_text(&db.store, &["quinn@example.com"]).await;
+    let s = f.otp.start("Quinn@example.com", "10.6.0.1").await.unwrap();
+    let code = f.mailer.last_code_for("quinn@example.com");
+    let v = f.otp.verify(&s.attempt_id, &code).await.unwrap();
+    assert_eq!((v.user_id.as_str(), v.created), ("old-user", false));
 }
 
 async fn sends_are_throttled_per_client_ip(db: &TestDb) {
@@ -332,7 +551,9 @@ async fn a_failed_delivery_writes_nothing(db: &TestDb) {
     assert_eq!(count(&db.store, "SELECT COUNT(*) FROM otp_codes").await, 0);
     // Failed deliveries do not use up the throttle.
     f.mailer.fail.store(false, Ordering::SeqCst);
-    f.otp.start("judy@example.com", "10.0.0.10").await.unwrap();
+    for _ in 0..5 {
+        f.otp.start("judy@example.com", "10.0.0.10").await.unwrap();
+    }
 }
 
 async fn two_instances_racing_cannot_both_win(db: &TestDb) {
@@ -343,6 +564,7 @@ async fn two_instances_racing_cannot_both_win(db: &TestDb) {
         f.shared_clock.clone(),
         f.mailer.clone(),
         OtpConfig::default(),
+        f.keys.clone(),
     );
     for round in 0..5 {
         let email = format!("race{round}@example.com");
@@ -362,10 +584,17 @@ async fn prune_removes_only_dead_attempts(db: &TestDb) {
     let f = fixture(&db.store);
     f.otp.start("ken@example.com", "10.0.0.12").await.unwrap();
     assert_eq!(f.otp.prune().await.unwrap(), 0);
-    f.clock.advance(3_600_000);
+    f.clock.advance(600_000);
     f.otp.start("ken@example.com", "10.0.0.12").await.unwrap();
+    // The expired attempt goes; the counters stay while their window runs.
     assert_eq!(f.otp.prune().await.unwrap(), 1);
     assert_eq!(count(&db.store, "SELECT COUNT(*) FROM otp_codes").await, 1);
+    assert_eq!(
+        count(&db.store, "SELECT COUNT(*) FROM auth_throttles").await,
+        3
+    );
+    f.clock.advance(86_400_000);
+    assert_eq!(f.otp.prune().await.unwrap(), 4);
 }
 
 on_both_backends!(
@@ -376,7 +605,13 @@ on_both_backends!(
     five_wrong_tries_kill_the_code,
     four_wrong_tries_still_allow_the_right_code,
     a_code_is_bound_to_its_attempt,
-    sends_are_throttled_per_address,
+    sends_are_throttled_per_address_and_client,
+    the_address_budget_is_larger_and_tells_no_timing,
+    concurrent_starts_never_exceed_the_limit,
+    wrong_codes_are_budgeted_per_address_across_attempts,
+    a_login_kills_the_other_live_codes,
+    the_policy_is_stored_per_credential_kind,
+    legacy_clear_rows_are_sealed_and_still_log_in,
     sends_are_throttled_per_client_ip,
     invalid_addresses_are_refused,
     a_failed_delivery_writes_nothing,

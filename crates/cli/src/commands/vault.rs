@@ -116,8 +116,8 @@ async fn open(
 ) -> Result<(Config, Store, tandem_server::clock::SharedClock), ClientError> {
     let config = server_config::load(server.config, server.data_dir, None)?;
     let clock = clock::from_spec(&config.clock).map_err(local)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| local(format!("data dir {}: {e}", config.data_dir.display())))?;
+    tandem_server::store::private_dir(&config.data_dir)
+        .map_err(|e| local(format!("data dir: {e}")))?;
     let store = Store::connect(&config.database_url())
         .await
         .map_err(|e| local(format!("database: {e}")))?;

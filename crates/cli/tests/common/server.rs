@@ -132,7 +132,7 @@ impl Server {
     pub fn start_sibling(&self, backend: &Backend) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
-        std::fs::create_dir_all(&data_dir).expect("data dir");
+        tandem_server::store::private_dir(&data_dir).expect("data dir");
         let opts = ServerOptions {
             env: vec![(
                 "TANDEM_VAULT__KEY_FILE".into(),

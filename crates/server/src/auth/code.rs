@@ -1,7 +1,4 @@
-//! Code generation and hashing.
-
-use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+//! Code generation. What is stored is a keyed MAC (`PiiKeys::code_mac`), never the code.
 
 use super::AuthError;
 use crate::notify::LoginCode;
@@ -25,14 +22,6 @@ pub(super) fn generate() -> Result<LoginCode, AuthError> {
             )));
         }
     }
-}
-
-/// `SHA-256(attempt_id ‖ code)`. Attempt ids have a fixed length, so the split is unambiguous.
-pub(super) fn hash(attempt_id: &str, code: &str) -> Zeroizing<Vec<u8>> {
-    let mut h = Sha256::new();
-    h.update(attempt_id.as_bytes());
-    h.update(code.as_bytes());
-    Zeroizing::new(h.finalize().to_vec())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use crate::notify::MailError;
 use crate::store::StoreError;
+use crate::vault::VaultError;
 
 /// A login-code failure.
 #[derive(Debug, thiserror::Error)]
@@ -9,8 +10,10 @@ pub enum AuthError {
     /// The address is not a plausible email address.
     #[error("invalid email address")]
     InvalidEmail,
-    /// Too many codes were requested for this address or from this client recently.
-    #[error("too many login codes requested; retry in {retry_after_ms} ms")]
+    /// Too many codes requested, or too many wrong codes for this address, recently.
+    /// `retry_after_ms` is exact only for a budget the caller alone can use up; for a shared
+    /// one it is the whole window, so it reveals nothing about others' requests.
+    #[error("too many login attempts; retry in {retry_after_ms} ms")]
     RateLimited {
         /// When a new request may succeed, in milliseconds from now.
         retry_after_ms: i64,
@@ -33,6 +36,12 @@ pub enum AuthError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stored identifier did not open under the vault's key (tampered or moved row).
+    #[error("stored identifier: {0}")]
+    Vault(#[from] VaultError),
+    /// The stored lockout policy could not be encoded or decoded.
+    #[error("the stored lockout policy is unreadable")]
+    Policy,
 }
 
 impl From<sqlx::Error> for AuthError {

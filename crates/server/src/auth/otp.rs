@@ -5,14 +5,22 @@ use std::sync::Arc;
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
+use super::policy::LockoutPolicy;
+use super::throttle::{self, Bucket};
 use super::{AuthError, code, normalize_email};
 use crate::clock::SharedClock;
 use crate::config::OtpConfig;
 use crate::notify::Mailer;
 use crate::store::{Store, new_id};
+use crate::vault::PiiKeys;
 
-/// The throttle window.
-const HOUR_MS: i64 = 3_600_000;
+/// The credential kind under which the policy is stored.
+pub const EMAIL_OTP: &str = "email_otp";
+
+const ISSUE_PAIR: &str = "otp-issue-address-client";
+const ISSUE_CLIENT: &str = "otp-issue-client";
+const ISSUE_ADDRESS: &str = "otp-issue-address";
+const WRONG_ADDRESS: &str = "otp-wrong-address";
 
 /// The answer to `start`: identical whether or not the address has an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,96 +42,146 @@ pub struct VerifiedEmail {
     pub created: bool,
 }
 
-/// Email one-time codes over the store, the clock and a mailer. Cheap to clone.
+/// Email one-time codes over the store, the clock, a mailer and the vault's data-at-rest
+/// keys. Cheap to clone.
 #[derive(Clone)]
 pub struct EmailOtp {
     store: Store,
     clock: SharedClock,
     mailer: Arc<dyn Mailer>,
-    config: OtpConfig,
+    ttl_ms: i64,
+    policy: LockoutPolicy,
+    keys: PiiKeys,
 }
 
 impl std::fmt::Debug for EmailOtp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmailOtp")
-            .field("config", &self.config)
+            .field("ttl_ms", &self.ttl_ms)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl EmailOtp {
-    /// The service.
+    /// The service, with the lockout policy from `config`.
     pub fn new(
         store: Store,
         clock: SharedClock,
         mailer: Arc<dyn Mailer>,
         config: OtpConfig,
+        keys: PiiKeys,
     ) -> Self {
+        let ttl_ms = i64::try_from(config.ttl_minutes)
+            .unwrap_or(i64::MAX / 60_000)
+            .saturating_mul(60_000);
         Self {
             store,
             clock,
             mailer,
-            config,
+            ttl_ms,
+            policy: LockoutPolicy::email_otp(&config),
+            keys,
         }
     }
 
-    fn ttl_ms(&self) -> i64 {
-        i64::try_from(self.config.ttl_minutes)
-            .unwrap_or(i64::MAX / 60_000)
-            .saturating_mul(60_000)
+    /// The lockout policy in force.
+    pub fn policy(&self) -> &LockoutPolicy {
+        &self.policy
     }
 
-    fn max_attempts(&self) -> i32 {
-        i32::try_from(self.config.max_attempts).unwrap_or(i32::MAX)
+    /// Records the policy in the database, for the other instances and for operators.
+    pub async fn publish_policy(&self) -> Result<(), AuthError> {
+        self.policy
+            .publish(&self.store, EMAIL_OTP, self.clock.now_ms())
+            .await
     }
 
-    /// Sends a fresh code to `email` for a new login attempt.
+    fn issue_buckets(&self, email: &str, client: &str) -> [Bucket; 3] {
+        let k = &self.keys;
+        let p = &self.policy;
+        [
+            Bucket {
+                scope: ISSUE_PAIR,
+                key: k.throttle_bucket(ISSUE_PAIR, &[email, client]),
+                budget: p.issue_per_subject_client,
+                own: true,
+            },
+            Bucket {
+                scope: ISSUE_CLIENT,
+                key: k.throttle_bucket(ISSUE_CLIENT, &[client]),
+                budget: p.issue_per_client,
+                own: true,
+            },
+            Bucket {
+                scope: ISSUE_ADDRESS,
+                key: k.throttle_bucket(ISSUE_ADDRESS, &[email]),
+                budget: p.issue_per_subject,
+                own: false,
+            },
+        ]
+    }
+
+    fn wrong_bucket(&self, email: &str) -> Bucket {
+        Bucket {
+            scope: WRONG_ADDRESS,
+            key: self.keys.throttle_bucket(WRONG_ADDRESS, &[email]),
+            budget: self.policy.failures_per_subject,
+            own: false,
+        }
+    }
+
+    /// Sends a fresh code to `email` for a new login attempt from `client` (the caller's
+    /// throttle key, e.g. its IP address or IPv6 /64).
     ///
-    /// Throttled per address and per client IP over the last hour (counted from stored
-    /// attempts). If delivery fails, the attempt is deleted and [`AuthError::Delivery`] returned.
-    pub async fn start(&self, email: &str, client_ip: &str) -> Result<OtpStarted, AuthError> {
+    /// Throttled per (address, client), per client, and per address over a longer window, all
+    /// counted atomically before anything is stored. If delivery fails, the attempt is deleted
+    /// and [`AuthError::Delivery`] returned.
+    pub async fn start(&self, email: &str, client: &str) -> Result<OtpStarted, AuthError> {
         let email = normalize_email(email)?;
         let now = self.clock.now_ms();
-        let window_start = now - HOUR_MS;
-        let expires_at = now.saturating_add(self.ttl_ms());
+        let expires_at = now.saturating_add(self.ttl_ms);
 
         let attempt_id = new_id()?;
         let code = code::generate()?;
-        let code_hash = code::hash(&attempt_id, code.expose());
+        let code_mac = self.keys.code_mac(&attempt_id, code.expose());
+        let email_index = self.keys.blind_index("email", &email);
+        let email_sealed = self.keys.seal("otp_codes", "email", &attempt_id, &email)?;
 
-        // Insert only while both throttles have room: one statement, so the count and the
-        // insert cannot be separated by another request on SQLite (writes are serialised);
-        // on PostgreSQL concurrent requests may overshoot by at most their number.
-        let inserted = sqlx::query(
-            "INSERT INTO otp_codes (id, email, client_ip, code_hash, created_at, expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6 \
-             WHERE (SELECT COUNT(*) FROM otp_codes WHERE email = $2 AND created_at > $7) < $8 \
-               AND (SELECT COUNT(*) FROM otp_codes WHERE client_ip = $3 AND created_at > $7) < $9",
+        let buckets = self.issue_buckets(&email, client);
+        let mut tx = self.store.begin_write().await?;
+        for bucket in &buckets {
+            if let Some(retry_after_ms) = throttle::take(&mut tx, bucket, now).await? {
+                tx.rollback().await?;
+                return Err(AuthError::RateLimited { retry_after_ms });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO otp_codes (id, email_index, email_sealed, code_mac, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&attempt_id)
-        .bind(&email)
-        .bind(client_ip)
-        .bind(code_hash.to_vec())
+        .bind(&email_index)
+        .bind(email_sealed)
+        .bind(code_mac.to_vec())
         .bind(now)
         .bind(expires_at)
-        .bind(window_start)
-        .bind(i64::from(self.config.per_address_per_hour))
-        .bind(i64::from(self.config.per_ip_per_hour))
-        .execute(self.store.pool())
-        .await?
-        .rows_affected();
-
-        if inserted == 0 {
-            let retry_after_ms = self.retry_after(&email, client_ip, now).await?;
-            return Err(AuthError::RateLimited { retry_after_ms });
-        }
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
 
         if let Err(e) = self.mailer.send_login_code(&email, &code).await {
             tracing::warn!(error = %e, "login code delivery failed; attempt discarded");
+            // No code exists, so nothing was spent: the throttles get their hits back.
+            let mut tx = self.store.begin_write().await?;
             sqlx::query("DELETE FROM otp_codes WHERE id = $1")
                 .bind(&attempt_id)
-                .execute(self.store.pool())
+                .execute(&mut *tx)
                 .await?;
+            for bucket in &buckets {
+                throttle::give_back(&mut tx, bucket).await?;
+            }
+            tx.commit().await?;
             return Err(AuthError::Delivery(e));
         }
 
@@ -133,51 +191,41 @@ impl EmailOtp {
         })
     }
 
-    /// How long until both throttles have room again.
-    async fn retry_after(&self, email: &str, client_ip: &str, now: i64) -> Result<i64, AuthError> {
-        let window_start = now - HOUR_MS;
-        let mut wait = 0i64;
-        for (sql, key, limit) in [
-            (
-                "SELECT created_at FROM otp_codes WHERE email = $1 AND created_at > $2 \
-                 ORDER BY created_at DESC LIMIT 1 OFFSET $3",
-                email,
-                self.config.per_address_per_hour,
-            ),
-            (
-                "SELECT created_at FROM otp_codes WHERE client_ip = $1 AND created_at > $2 \
-                 ORDER BY created_at DESC LIMIT 1 OFFSET $3",
-                client_ip,
-                self.config.per_ip_per_hour,
-            ),
-        ] {
-            // The limit-th newest request in the window: once it ages out, there is room.
-            let row = sqlx::query(sql)
-                .bind(key)
-                .bind(window_start)
-                .bind(i64::from(limit.saturating_sub(1)))
-                .fetch_optional(self.store.pool())
-                .await?;
-            if let Some(row) = row {
-                let created_at: i64 = row.try_get(0)?;
-                wait = wait.max(created_at + HOUR_MS - now);
-            }
-        }
-        Ok(wait.max(1))
-    }
-
     /// Checks `code` for the attempt and, on success, returns the user (creating it on first
-    /// login). Every call uses up one try; the `max_attempts`-th wrong try kills the code.
+    /// login) and kills every other live code of the address. Every call uses up one try of
+    /// the attempt and, if wrong, one of the address's wrong-code budget; the
+    /// `max_attempts`-th wrong try kills the code.
     pub async fn verify(&self, attempt_id: &str, code: &str) -> Result<VerifiedEmail, AuthError> {
         let now = self.clock.now_ms();
-        let max = self.max_attempts();
+        let max = i64::from(self.policy.failures_per_secret);
         let mut tx = self.store.begin_write().await?;
+
+        // The address's wrong-code budget is locked before the attempt's row, the order every
+        // path uses (`start` takes it before inserting; a login then locks the address's
+        // other attempts), so concurrent verifies on PostgreSQL queue instead of deadlocking.
+        let sealed: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT email_sealed FROM otp_codes WHERE id = $1")
+                .bind(attempt_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(sealed) = sealed else {
+            tx.rollback().await?;
+            return Err(AuthError::CodeInvalid);
+        };
+        let email = self.keys.open("otp_codes", "email", attempt_id, &sealed)?;
+        // Charged before the comparison (and given back if right), so concurrent guesses
+        // cannot overshoot the budget.
+        let wrong = self.wrong_bucket(&email);
+        if let Some(retry_after_ms) = throttle::take(&mut tx, &wrong, now).await? {
+            tx.rollback().await?;
+            return Err(AuthError::RateLimited { retry_after_ms });
+        }
 
         // Take one try, atomically: only a live, unexhausted, unexpired attempt matches.
         let row = sqlx::query(
             "UPDATE otp_codes SET attempts = attempts + 1 \
              WHERE id = $1 AND consumed_at IS NULL AND attempts < $2 AND expires_at > $3 \
-             RETURNING email, code_hash, attempts",
+             RETURNING email_index, code_mac, attempts",
         )
         .bind(attempt_id)
         .bind(max)
@@ -186,7 +234,8 @@ impl EmailOtp {
         .await?;
 
         let Some(row) = row else {
-            // Nothing taken: find out why, without revealing whether the attempt exists.
+            // Nothing taken (the rollback returns the budget hit too): find out why, without
+            // revealing whether the attempt exists.
             let state = sqlx::query(
                 "SELECT expires_at, attempts, consumed_at FROM otp_codes WHERE id = $1",
             )
@@ -202,7 +251,7 @@ impl EmailOtp {
             let consumed_at: Option<i64> = state.try_get(2)?;
             return Err(if consumed_at.is_some() {
                 AuthError::CodeInvalid
-            } else if attempts >= i64::from(max) {
+            } else if attempts >= max {
                 AuthError::CodeExhausted
             } else if now >= expires_at {
                 AuthError::CodeExpired
@@ -211,23 +260,24 @@ impl EmailOtp {
             });
         };
 
-        let email: String = row.try_get(0)?;
-        let stored_hash: Vec<u8> = row.try_get(1)?;
+        let email_index: Vec<u8> = row.try_get(0)?;
+        let stored_mac: Vec<u8> = row.try_get(1)?;
         let attempts: i64 = row.try_get(2)?;
-        let presented = code::hash(attempt_id, code);
-        let matches: bool = presented.as_slice().ct_eq(stored_hash.as_slice()).into();
-
+        let presented = self.keys.code_mac(attempt_id, code);
+        let matches: bool = presented.as_slice().ct_eq(stored_mac.as_slice()).into();
         if !matches {
-            // Keep the used-up try.
+            // Keep the used-up try and the wrong-code hit.
             tx.commit().await?;
-            return Err(if attempts >= i64::from(max) {
+            return Err(if attempts >= max {
                 AuthError::CodeExhausted
             } else {
                 AuthError::CodeInvalid
             });
         }
+        throttle::give_back(&mut tx, &wrong).await?;
 
-        // Consume: only one verifier can move consumed_at from NULL.
+        // Consume this code and every other live one of the address: a code mailed earlier
+        // (or requested by someone else) must not open a second session later.
         let consumed = sqlx::query(
             "UPDATE otp_codes SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
         )
@@ -240,21 +290,31 @@ impl EmailOtp {
             tx.rollback().await?;
             return Err(AuthError::CodeInvalid);
         }
+        sqlx::query(
+            "UPDATE otp_codes SET consumed_at = $2 WHERE email_index = $1 AND consumed_at IS NULL",
+        )
+        .bind(&email_index)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
 
         let new_user_id = new_id()?;
+        let sealed = self.keys.seal("users", "email", &new_user_id, &email)?;
+        // The legacy `email` column holds the id: the address itself is only sealed.
         let created = sqlx::query(
-            "INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (email) DO NOTHING",
+            "INSERT INTO users (id, email, email_index, email_sealed, created_at) \
+             VALUES ($1, $1, $2, $3, $4) ON CONFLICT (email_index) DO NOTHING",
         )
         .bind(&new_user_id)
-        .bind(&email)
+        .bind(&email_index)
+        .bind(sealed)
         .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected()
             == 1;
-        let user_id: String = sqlx::query("SELECT id FROM users WHERE email = $1")
-            .bind(&email)
+        let user_id: String = sqlx::query("SELECT id FROM users WHERE email_index = $1")
+            .bind(&email_index)
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
@@ -267,17 +327,20 @@ impl EmailOtp {
         })
     }
 
-    /// Deletes attempts that can matter no more (expired and outside the throttle window).
-    /// Returns how many were deleted. Run it now and then.
+    /// Deletes expired attempts and throttle counters whose window has passed. Returns how
+    /// many rows were deleted. Run it now and then.
     pub async fn prune(&self) -> Result<u64, AuthError> {
         let now = self.clock.now_ms();
-        Ok(
-            sqlx::query("DELETE FROM otp_codes WHERE created_at <= $1 AND expires_at <= $2")
-                .bind(now - HOUR_MS)
-                .bind(now)
-                .execute(self.store.pool())
-                .await?
-                .rows_affected(),
-        )
+        let attempts = sqlx::query("DELETE FROM otp_codes WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.store.pool())
+            .await?
+            .rows_affected();
+        let counters = sqlx::query("DELETE FROM auth_throttles WHERE window_start <= $1")
+            .bind(now.saturating_sub(self.policy.longest_window_ms()))
+            .execute(self.store.pool())
+            .await?
+            .rows_affected();
+        Ok(attempts + counters)
     }
 }

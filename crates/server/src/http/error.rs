@@ -56,7 +56,9 @@ impl From<AuthError> for HttpError {
             AuthError::CodeInvalid => ErrorCode::CodeInvalid,
             AuthError::CodeExpired => ErrorCode::CodeExpired,
             AuthError::CodeExhausted => ErrorCode::CodeExhausted,
-            AuthError::Random | AuthError::Store(_) => return HttpError::internal(&e),
+            AuthError::Random | AuthError::Store(_) | AuthError::Vault(_) | AuthError::Policy => {
+                return HttpError::internal(&e);
+            }
         };
         let field = match code {
             ErrorCode::InvalidEmail => Some("email"),

@@ -9,6 +9,7 @@ use super::token::{self, SessionToken};
 use crate::clock::SharedClock;
 use crate::config::SessionsConfig;
 use crate::store::{Store, new_id};
+use crate::vault::PiiKeys;
 
 /// Session lifetimes in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +79,8 @@ pub struct Sessions {
     config: SessionConfig,
     /// The ceremony sockets this instance holds, told when their session ends here.
     sockets: SocketRegistry,
+    /// Seals the user agent at rest; without it the user agent is not stored at all.
+    pii: Option<PiiKeys>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -115,6 +118,7 @@ impl Sessions {
             clock,
             config,
             sockets: SocketRegistry::default(),
+            pii: None,
         }
     }
 
@@ -127,6 +131,27 @@ impl Sessions {
     /// The ceremony sockets this instance holds.
     pub fn sockets(&self) -> &SocketRegistry {
         &self.sockets
+    }
+
+    /// Stores user agents sealed under the vault's keys (bound to the session id).
+    pub fn with_pii(mut self, keys: PiiKeys) -> Self {
+        self.pii = Some(keys);
+        self
+    }
+
+    /// The user agent a session was created with, if it was recorded and opens.
+    pub async fn user_agent_of(&self, session_id: &str) -> Result<Option<String>, SessionError> {
+        let Some(keys) = &self.pii else {
+            return Ok(None);
+        };
+        let sealed: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT user_agent_sealed FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(sealed
+            .flatten()
+            .and_then(|s| keys.open("sessions", "user_agent", session_id, &s).ok()))
     }
 
     /// Creates a session for `user_id`, recording how the user authenticated.
@@ -144,16 +169,23 @@ impl Sessions {
         let token = SessionToken::generate()?;
         let token_hash = token::hash(token.expose()).ok_or(SessionError::Invalid)?;
         let id = new_id()?;
+        let sealed_agent = match (&self.pii, user_agent) {
+            (Some(keys), Some(agent)) => Some(
+                keys.seal("sessions", "user_agent", &id, agent)
+                    .map_err(|_| SessionError::Random)?,
+            ),
+            _ => None,
+        };
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, token_hash, auth_method, user_agent, created_at, \
-             refreshed_at, expires_at, absolute_expires_at) \
+            "INSERT INTO sessions (id, user_id, token_hash, auth_method, user_agent_sealed, \
+             created_at, refreshed_at, expires_at, absolute_expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
         )
         .bind(&id)
         .bind(user_id)
         .bind(token_hash)
         .bind(auth_method)
-        .bind(user_agent)
+        .bind(sealed_agent)
         .bind(now)
         .bind(expires_at)
         .bind(absolute_expires_at)

@@ -34,13 +34,14 @@ pub(super) async fn pool(url: &str, backend: Backend) -> Result<AnyPool, StoreEr
 
 async fn sqlite_pool(url: &str) -> Result<AnyPool, StoreError> {
     let target = sqlite_target(url);
-    if let Some(parent) = target.file.as_deref().and_then(|f| f.parent())
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
-            path: parent.to_path_buf(),
-            source,
-        })?;
+    if let Some(file) = target.file.as_deref() {
+        if let Some(parent) = file.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            super::files::private_dir(parent)?;
+        }
+        super::files::private_sqlite_files(file)?;
     }
     let mut options = AnyPoolOptions::new()
         .acquire_timeout(Duration::from_secs(10))

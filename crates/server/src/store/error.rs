@@ -14,6 +14,19 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The data directory or a database file is open to group or others.
+    #[error(
+        "`{}` has mode {mode:o}; it must not be accessible to group or others (chmod {fix} `{}`)",
+        path.display(), path.display()
+    )]
+    Permissions {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The mode to set.
+        fix: &'static str,
+    },
     /// A query or connection failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -29,6 +29,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "frozen_at",
         include_str!("../../migrations/sqlite/0003_frozen_at.sql"),
     ),
+    (
+        4,
+        "auth data at rest",
+        include_str!("../../migrations/sqlite/0004_auth_data_at_rest.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -46,6 +51,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "frozen_at",
         include_str!("../../migrations/postgres/0003_frozen_at.sql"),
+    ),
+    (
+        4,
+        "auth data at rest",
+        include_str!("../../migrations/postgres/0004_auth_data_at_rest.sql"),
     ),
 ];
 

@@ -10,6 +10,7 @@
 
 mod connect;
 mod error;
+mod files;
 mod ids;
 mod migrations;
 #[cfg(any(test, feature = "testing"))]
@@ -17,6 +18,7 @@ pub mod testing;
 mod url;
 
 pub use error::StoreError;
+pub use files::private_dir;
 pub use ids::new_id;
 pub use url::redact_url;
 

@@ -159,7 +159,7 @@ async fn insert(
     Ok(())
 }
 
-/// Marks a `previous` KEK `retired`, only if no stored share names it. Returns whether it
+/// Marks a `previous` KEK `retired`, only if no stored share or data-at-rest key names it. Returns whether it
 /// did; the caller destroys the key only after this committed.
 pub async fn retire_in(
     conn: &mut AnyConnection,
@@ -169,7 +169,8 @@ pub async fn retire_in(
     let changed = sqlx::query(
         "UPDATE vault_keks SET state = 'retired', retired_at = $1 \
          WHERE kek_id = $2 AND state = 'previous' \
-         AND NOT EXISTS (SELECT 1 FROM server_shares WHERE kek_id = $2)",
+         AND NOT EXISTS (SELECT 1 FROM server_shares WHERE kek_id = $2) \
+         AND NOT EXISTS (SELECT 1 FROM vault_data_keys WHERE kek_id = $2)",
     )
     .bind(now)
     .bind(kek_id)

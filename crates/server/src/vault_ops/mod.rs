@@ -5,6 +5,7 @@
 //! These combine three modules that stay independent of each other otherwise: the vault's
 //! keys and registry, the stored shares (`wallets`), and the configuration.
 
+mod data_key;
 mod init;
 mod retire;
 mod rotate;

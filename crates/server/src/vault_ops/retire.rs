@@ -50,8 +50,8 @@ pub async fn retire(
                 if !retired {
                     report.kept.push(KeptKek {
                         kek_id: record.kek_id,
-                        reason: "stored shares still name it: run `tandem vault rotate` to \
-                                 finish moving them"
+                        reason: "stored shares or the data-at-rest key still name it: run \
+                                 `tandem vault rotate` to finish moving them"
                             .to_owned(),
                     });
                     continue;

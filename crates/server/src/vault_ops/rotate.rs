@@ -36,6 +36,8 @@ pub struct RotateReport {
     pub rewrapped: u64,
     /// Shares that changed underneath (a refresh committed) and needed no re-wrap.
     pub raced: u64,
+    /// Data-at-rest keys (login-code and personal-data keys) re-wrapped by this run.
+    pub data_keys_rewrapped: u64,
     /// Shares that could not be re-wrapped.
     pub failed: Vec<FailedShare>,
     /// Shares still not under the target KEK (0 once the job is done).
@@ -204,6 +206,12 @@ async fn finish(
     progress: &mut (dyn FnMut(RewrapProgress) + Send),
 ) -> Result<RotateReport, VaultOpsError> {
     let outcome = session.wallets.rewrap_all(&target.id, progress).await?;
+    let data_keys_rewrapped = match &outcome.superseded_by {
+        Some(_) => 0,
+        None => {
+            super::data_key::rewrap_all(session.store.pool(), &session.keyring, &target.id).await?
+        }
+    };
     let retired = if retire_old && outcome.remaining == 0 {
         Some(retire(config, store, clock).await?)
     } else {
@@ -228,6 +236,7 @@ async fn finish(
         resumed: target.resumed,
         rewrapped: outcome.rewrapped,
         raced: outcome.raced,
+        data_keys_rewrapped,
         failed: outcome.failed.into_iter().map(FailedShare::from).collect(),
         remaining: outcome.remaining,
         retired,

@@ -7,7 +7,8 @@ use crate::clock::SharedClock;
 use crate::config::{Config, PKCS11_PIN_ENV, VaultProviderKind};
 use crate::store::Store;
 use crate::vault::{
-    KekSource, Keyring, LocalSource, Pkcs11KeyProvider, Pkcs11Source, Vault, VaultError, registry,
+    KekSource, Keyring, LocalSource, PiiKeys, Pkcs11KeyProvider, Pkcs11Source, Vault, VaultError,
+    registry,
 };
 use crate::wallets::Wallets;
 
@@ -30,6 +31,8 @@ pub struct VaultSession {
     pub active: String,
     /// Warnings for the operator (already logged).
     pub warnings: Vec<String>,
+    /// The keys for login codes and personal data at rest (unwrapped now).
+    pub pii: PiiKeys,
 }
 
 /// The key sources this configuration reaches: the PKCS#11 token when `[vault.pkcs11]` names
@@ -90,6 +93,7 @@ pub async fn prepare(
         None => (first_kek(config, &keyring)?, true),
     };
     let vault = Vault::with_keyring(keyring.clone(), active.clone());
+    let now = clock.now_ms();
     let wallets = Wallets::new(store.clone(), vault, clock);
     if bootstrap {
         wallets.activate_kek(&active).await?;
@@ -144,12 +148,14 @@ pub async fn prepare(
     for w in &warnings {
         tracing::warn!("{w}");
     }
+    let pii = super::data_key::load_or_create(store.pool(), &keyring, &active, now).await?;
     Ok(VaultSession {
         store,
         keyring,
         wallets,
         active,
         warnings,
+        pii,
     })
 }
 

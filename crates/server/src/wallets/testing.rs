@@ -49,12 +49,15 @@ pub async fn share_rows(store: &Store, wallet_id: &str) -> Result<Vec<ShareRow>,
         .collect()
 }
 
-/// Ids of the wallets of `user_id` (by email) that exist in the database, whatever their state.
-pub async fn wallet_ids_of(store: &Store, email: &str) -> Result<Vec<String>, WalletError> {
+/// Ids of the wallets of the user of session `session_id` that exist in the database,
+/// whatever their state. (By session: the database cannot look a user up by email without
+/// the vault's blind-index key.)
+pub async fn wallet_ids_of(store: &Store, session_id: &str) -> Result<Vec<String>, WalletError> {
     Ok(sqlx::query_scalar(
-        "SELECT w.id FROM wallets w JOIN users u ON u.id = w.user_id WHERE u.email = $1 ORDER BY w.id",
+        "SELECT w.id FROM wallets w JOIN sessions s ON s.user_id = w.user_id WHERE s.id = $1 \
+         ORDER BY w.id",
     )
-    .bind(email)
+    .bind(session_id)
     .fetch_all(store.pool())
     .await?)
 }
