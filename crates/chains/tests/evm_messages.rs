@@ -739,6 +739,13 @@ fn eip712_refusals_name_the_field() {
         assert!(detail.contains(reason), "{detail}");
         assert!(!detail.contains("untagged"), "{detail}");
     }
+    // Keys the sender chose are escaped: no new lines or bidi controls in logs.
+    let extra = serde_json::json!({"to": ok["to"], "amount": 1, "a\nb\u{202e}": 1});
+    let detail = refusal(json(serde_json::json!({"items": [extra]})));
+    assert!(
+        detail.starts_with(r"message.items[0].a\nb\u{202e}: not a field"),
+        "{detail}"
+    );
     let detail = refusal(json(serde_json::json!({"items": {}})));
     assert_eq!(detail, "message.items: expected an array, found an object");
     // Fixed-size arrays must have their length.

@@ -173,5 +173,9 @@ fn json_error(error: serde_json::Error) -> ChainError {
 }
 
 fn invalid(detail: impl Into<String>) -> ChainError {
-    ChainError::new(ErrorKind::InvalidTypedData, FIELD, detail)
+    ChainError::new(
+        ErrorKind::InvalidTypedData,
+        FIELD,
+        path::printable(&detail.into()),
+    )
 }

@@ -51,9 +51,23 @@ impl<'a> Path<'a> {
         ChainError::new(
             ErrorKind::InvalidTypedData,
             FIELD,
-            format!("{self}: {reason}"),
+            printable(&format!("{self}: {reason}")),
         )
     }
+}
+
+/// Names and keys in a refusal come from the request and may end up in logs: anything but
+/// printable ASCII is escaped, so a key cannot forge log lines or reorder text (bidi controls).
+pub(super) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_graphic() || c == ' ' {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
 }
 
 impl fmt::Display for Path<'_> {
