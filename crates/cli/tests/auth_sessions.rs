@@ -4,12 +4,11 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::http::Http;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
 use common::raw::Raw;
 use common::server::T0;
 use common::{Backend, Server, ServerOptions, each_backend, unique_email, vault};
@@ -470,6 +469,8 @@ async fn edge_client_address_behind_trusted_proxies() {
     assert_eq!(start_as(&server, xff("203.0.113.1")).await, 200);
     assert_eq!(start_as(&server, xff("203.0.113.2")).await, 200);
     assert_eq!(start_as(&server, xff("203.0.113.3")).await, 429);
+}
+
 /// 100 simultaneous code requests for one address from one client: never more codes than
 /// the limit (5), on both backends.
 async fn concurrent_starts(backend: Backend) {
@@ -665,4 +666,14 @@ async fn data_at_rest_is_private_and_sealed() {
         !contains(&bytes, "legacy-agent"),
         "the migration left the user agent in clear"
     );
+
+    // Without its data-at-rest key the database's sealed rows are orphans: a server refuses
+    // to start rather than mint a new key.
+    let mut server = server;
+    server.kill9();
+    let db = db_store(&backend, &dir).await;
+    auth_testing::delete_data_key(&db).await.unwrap();
+    db.close().await;
+    let err = Server::refused(&backend, &dir, &ServerOptions::default());
+    assert!(err.contains("data-at-rest key"), "{err}");
 }

@@ -12,8 +12,8 @@ use common::http::Http;
 use common::transport::{Answer, FakeHttp, Relay, WsMode};
 use common::{Backend, Cli, Server, ServerOptions, each_backend, unique_email};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn bad_input(backend: Backend) {
     let server = Server::start(&backend);
@@ -541,6 +541,8 @@ async fn weak_passphrases_are_refused_from_the_environment_and_the_prompt() {
     assert!(text.contains("New passphrase"), "{text}");
     assert!(text.contains("passphrase refused"), "{text}");
     assert!(!cli.home().join("shares/keystore.json").exists());
+}
+
 fn env(pairs: &[(&str, String)]) -> ServerOptions {
     ServerOptions {
         env: pairs

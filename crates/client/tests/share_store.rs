@@ -1096,6 +1096,9 @@ fn a_wrong_guess_costs_the_default_argon2_time() {
         per_guess >= std::time::Duration::from_millis(200),
         "{per_guess:?}"
     );
+}
+
+#[test]
 fn a_lock_that_cannot_be_saved_still_holds_in_the_process() {
     let (_tmp, dir, store) = fresh();
     store.put(W, 1, ShareState::Current, b"e1").unwrap();
