@@ -57,6 +57,23 @@ async fn bad_input(backend: Backend) {
             "invalid_typed_data",
             Some("typed_data"),
         ),
+        // Both used to overflow a worker's stack and abort the server (issue 10, item 12).
+        (
+            &evm_preview,
+            json!({"kind": "evm_typed_data", "typed_data": {
+                "types": {"EIP712Domain": [], "T": [{"name": "x", "type": format!("uint8{}", "[]".repeat(32_000))}]},
+                "primaryType": "T", "domain": {}, "message": {"x": []}}}),
+            "invalid_typed_data",
+            Some("typed_data"),
+        ),
+        (
+            &evm_preview,
+            json!({"kind": "evm_typed_data", "typed_data": {
+                "types": (0..1_500).map(|i| (format!("S{i}"), json!([{"name": "n", "type": format!("S{}", i + 1)}]))).collect::<serde_json::Map<_, _>>(),
+                "primaryType": "S0", "domain": {}, "message": {}}}),
+            "invalid_typed_data",
+            Some("typed_data"),
+        ),
         (
             &evm_preview,
             json!({"kind": "evm_message", "message": "0x1", "encoding": "hex"}),
@@ -195,6 +212,14 @@ async fn bad_input(backend: Backend) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["intent"]["tx_type"], "eip1559");
     assert_eq!(r.body["signing_input"].as_str().unwrap().len(), 64);
+
+    // Recursive typed data (EIP-712 allows it) previews.
+    let node = json!({"kind": "evm_typed_data", "typed_data": {
+        "types": {"EIP712Domain": [], "Node": [{"name": "kids", "type": "Node[]"}]},
+        "primaryType": "Node", "domain": {}, "message": {"kids": [{"kids": []}]}}});
+    let r = http.post(&evm_preview, Some(&token), node).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["intent"]["primary_type"], "Node");
 
     // Nothing above wrote anything: the wallets are unchanged.
     let list = cli.json(&["wallet", "list"]);
