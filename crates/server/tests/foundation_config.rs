@@ -393,7 +393,7 @@ fn edge_proxies_metrics_and_connection_limits() {
                 c.limits.request_timeout_secs,
                 c.limits.max_connections,
             ),
-            (8, 32, 10, 30, 60, 4096)
+            (32, 64, 10, 30, 60, 4096)
         );
         jail.create_file(
             "t.toml",
