@@ -353,7 +353,8 @@ pub struct LimitsConfig {
     pub ceremony_idle_secs: u64,
     /// Concurrent ceremonies one user may run.
     pub max_ceremonies_per_user: u32,
-    /// Ceremony sockets one session may hold open on one instance.
+    /// Ceremony sockets one session may hold open on one instance (the SDK opens one per
+    /// concurrent operation, so at least `max_ceremonies_per_user`).
     pub max_sockets_per_session: u32,
     /// Ceremony sockets one user may hold open on one instance.
     pub max_sockets_per_user: u32,
@@ -377,8 +378,8 @@ impl Default for LimitsConfig {
             round_timeout_secs: 30,
             ceremony_idle_secs: 60,
             max_ceremonies_per_user: 32,
-            max_sockets_per_session: 8,
-            max_sockets_per_user: 32,
+            max_sockets_per_session: 32,
+            max_sockets_per_user: 64,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             request_timeout_secs: 60,

@@ -373,3 +373,90 @@ fn pkcs11_provider_needs_module_and_token() {
         });
     }
 }
+
+#[test]
+fn edge_proxies_metrics_and_connection_limits() {
+    Jail::expect_with(|jail| {
+        let c = load(None).unwrap();
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(
+            c.proxy_header,
+            tandem_server::config::ProxyHeader::XForwardedFor
+        );
+        assert!(c.metrics_listen.is_none() && c.metrics_token.is_none());
+        assert_eq!(
+            (
+                c.limits.max_sockets_per_session,
+                c.limits.max_sockets_per_user,
+                c.limits.header_timeout_secs,
+                c.limits.body_timeout_secs,
+                c.limits.request_timeout_secs,
+                c.limits.max_connections,
+            ),
+            (32, 64, 10, 30, 60, 4096)
+        );
+        jail.create_file(
+            "t.toml",
+            "trusted_proxies = [\"10.0.0.0/8\", \"2001:db8::/32\", \"192.0.2.7\"]\n\
+             proxy_header = \"forwarded\"\nmetrics_listen = \"127.0.0.1:9090\"\n",
+        )?;
+        let c = load(Some("t.toml")).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert_eq!(
+            c.proxy_header,
+            tandem_server::config::ProxyHeader::Forwarded
+        );
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        // Comma-separated in the environment; the token verbatim and never shown.
+        jail.set_env("TANDEM_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1");
+        jail.set_env("TANDEM_METRICS_TOKEN", "[not,toml]=\"x\"");
+        let c = load(None).unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        assert_eq!(
+            c.metrics_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("[not,toml]=\"x\"".to_owned())
+        );
+        assert!(!format!("{c:?}").contains("not,toml"));
+        Ok(())
+    });
+    for (var, value, key) in [
+        (
+            "TANDEM_TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "trusted_proxies[0]",
+        ),
+        (
+            "TANDEM_TRUSTED_PROXIES",
+            "127.0.0.1, proxy.local",
+            "trusted_proxies[1]",
+        ),
+        ("TANDEM_PROXY_HEADER", "x-real-ip", "proxy_header"),
+        (
+            "TANDEM_LIMITS__MAX_CONNECTIONS",
+            "0",
+            "limits.max_connections",
+        ),
+        (
+            "TANDEM_LIMITS__HEADER_TIMEOUT_SECS",
+            "0",
+            "limits.header_timeout_secs",
+        ),
+        (
+            "TANDEM_LIMITS__MAX_SOCKETS_PER_SESSION",
+            "0",
+            "limits.max_sockets_per_session",
+        ),
+        ("TANDEM_METRICS_LISTEN", "127.0.0.1:8080", "metrics_listen"),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            assert_eq!(key_of(load(None)), key, "{var}={value}");
+            Ok(())
+        });
+    }
+}

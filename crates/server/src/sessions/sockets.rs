@@ -18,8 +18,8 @@ pub struct SocketCaps {
 impl Default for SocketCaps {
     fn default() -> Self {
         SocketCaps {
-            per_session: 8,
-            per_user: 32,
+            per_session: 32,
+            per_user: 64,
         }
     }
 }
