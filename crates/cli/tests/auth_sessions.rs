@@ -410,4 +410,14 @@ async fn data_at_rest_is_private_and_sealed() {
         !contains(&bytes, "legacy-agent"),
         "the migration left the user agent in clear"
     );
+
+    // Without its data-at-rest key the database's sealed rows are orphans: a server refuses
+    // to start rather than mint a new key.
+    let mut server = server;
+    server.kill9();
+    let db = db_store(&backend, &dir).await;
+    auth_testing::delete_data_key(&db).await.unwrap();
+    db.close().await;
+    let err = Server::refused(&backend, &dir, &ServerOptions::default());
+    assert!(err.contains("data-at-rest key"), "{err}");
 }
