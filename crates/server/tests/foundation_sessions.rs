@@ -12,6 +12,7 @@ use sqlx::Row;
 use tandem_server::clock::{ManualClock, SharedClock};
 use tandem_server::sessions::{SessionConfig, SessionError, Sessions};
 use tandem_server::store::Store;
+use tandem_server::vault::PiiKeys;
 
 const MIN: i64 = 60_000;
 
@@ -24,10 +25,15 @@ async fn user(store: &Store, id: &str) {
         .unwrap();
 }
 
+/// The vault's identifier keys, the same for every instance of a test.
+fn keys() -> PiiKeys {
+    PiiKeys::derive(&[7; 32])
+}
+
 fn sessions(store: &Store) -> (Sessions, Arc<ManualClock>, SharedClock) {
     let (clock, shared) = manual_clock();
     (
-        Sessions::new(store.clone(), shared.clone(), SessionConfig::default()),
+        Sessions::new(store.clone(), shared.clone(), SessionConfig::default()).with_pii(keys()),
         clock,
         shared,
     )
@@ -164,7 +170,7 @@ async fn revocation_is_seen_at_once_by_another_instance(db: &TestDb) {
     user(&db.store, "u2").await;
     let (a, _clock, shared) = sessions(&db.store);
     let second_store = db.second_instance().await;
-    let b = Sessions::new(second_store.clone(), shared, SessionConfig::default());
+    let b = Sessions::new(second_store.clone(), shared, SessionConfig::default()).with_pii(keys());
 
     let new = a.create("u1", "email_otp", None).await.unwrap();
     b.authenticate(new.token.expose()).await.unwrap();

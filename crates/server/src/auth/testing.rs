@@ -44,3 +44,11 @@ pub async fn make_legacy(store: &Store, email: &str, user_agent: &str) -> Result
         .await?;
     Ok(())
 }
+
+/// Deletes the vault's wrapped data-at-rest key, as a database writer could.
+pub async fn delete_data_key(store: &Store) -> Result<(), AuthError> {
+    sqlx::query("DELETE FROM vault_data_keys")
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}

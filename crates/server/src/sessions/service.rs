@@ -92,23 +92,7 @@ impl std::fmt::Debug for Sessions {
 }
 
 const COLUMNS: &str = "id, user_id, auth_method, user_agent, created_at, refreshed_at, \
-                       expires_at, absolute_expires_at, revoked_at";
-
-fn record(row: &AnyRow) -> Result<(SessionRecord, Option<i64>), sqlx::Error> {
-    Ok((
-        SessionRecord {
-            id: row.try_get(0)?,
-            user_id: row.try_get(1)?,
-            auth_method: row.try_get(2)?,
-            user_agent: row.try_get(3)?,
-            created_at: row.try_get(4)?,
-            refreshed_at: row.try_get(5)?,
-            expires_at: row.try_get(6)?,
-            absolute_expires_at: row.try_get(7)?,
-        },
-        row.try_get(8)?,
-    ))
-}
+                       expires_at, absolute_expires_at, revoked_at, user_agent_sealed";
 
 impl Sessions {
     /// The service.
@@ -137,6 +121,30 @@ impl Sessions {
     pub fn with_pii(mut self, keys: PiiKeys) -> Self {
         self.pii = Some(keys);
         self
+    }
+
+    fn record(&self, row: &AnyRow) -> Result<(SessionRecord, Option<i64>), sqlx::Error> {
+        let id: String = row.try_get(0)?;
+        let sealed: Option<Vec<u8>> = row.try_get(9)?;
+        // Sealed for rows written with the vault's keys; the clear column only for rows an
+        // earlier version wrote and the start-up migration has not reached.
+        let user_agent = match (sealed, &self.pii) {
+            (Some(sealed), Some(keys)) => keys.open("sessions", "user_agent", &id, &sealed).ok(),
+            _ => row.try_get(3)?,
+        };
+        Ok((
+            SessionRecord {
+                id,
+                user_id: row.try_get(1)?,
+                auth_method: row.try_get(2)?,
+                user_agent,
+                created_at: row.try_get(4)?,
+                refreshed_at: row.try_get(5)?,
+                expires_at: row.try_get(6)?,
+                absolute_expires_at: row.try_get(7)?,
+            },
+            row.try_get(8)?,
+        ))
     }
 
     /// The user agent a session was created with, if it was recorded and opens.
@@ -216,7 +224,7 @@ impl Sessions {
             .fetch_optional(self.store.pool())
             .await?
             .ok_or(SessionError::Invalid)?;
-        Ok(record(&row)?)
+        Ok(self.record(&row)?)
     }
 
     fn check(
@@ -261,7 +269,7 @@ impl Sessions {
             .fetch_optional(self.store.pool())
             .await?;
         match row {
-            Some(row) => Ok(record(&row)?.0),
+            Some(row) => Ok(self.record(&row)?.0),
             None => {
                 // Say why: unknown, revoked or expired.
                 let (record, revoked_at) = self.lookup(&hash).await?;
@@ -354,7 +362,7 @@ impl Sessions {
             .bind(now)
             .fetch_all(self.store.pool())
             .await?;
-        rows.iter().map(|row| Ok(record(row)?.0)).collect()
+        rows.iter().map(|row| Ok(self.record(row)?.0)).collect()
     }
 
     /// Deletes sessions that ended more than `grace_ms` ago. Returns how many.

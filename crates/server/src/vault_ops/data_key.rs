@@ -40,6 +40,18 @@ pub async fn load_or_create(
     now: i64,
 ) -> Result<PiiKeys, VaultOpsError> {
     if stored(pool, PII_ROOT).await?.is_none() {
+        // A fresh key would silently orphan every sealed row (no user found by email any
+        // more, each login a new empty account): refuse instead, someone deleted the key.
+        let sealed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email_index IS NOT NULL")
+                .fetch_one(pool)
+                .await?;
+        if sealed > 0 {
+            return Err(VaultOpsError::Setup(format!(
+                "the data-at-rest key (vault_data_keys `{PII_ROOT}`) is missing but {sealed} \
+                 users are sealed under it: restore the row from a backup"
+            )));
+        }
         let mut root = Zeroizing::new([0u8; 32]);
         getrandom::fill(root.as_mut_slice()).map_err(|_| VaultError::Random)?;
         let wrapped = keyring.get(active_kek)?.wrap(&root, &aad(PII_ROOT))?;
