@@ -353,7 +353,7 @@ fn existing_local_wallets_migrate_to_pkcs11() {
         "TANDEM_VAULT__KEY_FILE".into(),
         key_file.display().to_string(),
     ));
-    let err = Server::refused(&sqlite, early.path(), &opts(early_env));
+    let err = Server::refused(&sqlite, &early.path().join("data"), &opts(early_env));
     assert!(err.contains("tandem vault migrate --to pkcs11"), "{err}");
 
     let report = vault::json(
