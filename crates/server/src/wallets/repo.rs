@@ -165,7 +165,7 @@ impl Wallets {
                 user_id: user_id.to_owned(),
                 chain,
                 public_key: public_key.to_vec(),
-                address: address.to_owned(),
+                address: derived_address(id, chain, public_key),
                 epoch: 0,
                 status: WalletStatus::Active,
                 frozen_at: None,
@@ -548,6 +548,16 @@ fn to_i64(epoch: u64) -> Result<i64, WalletError> {
     i64::try_from(epoch).map_err(|_| WalletError::Conflict)
 }
 
+/// The address of `public_key`. A key that is no point of the curve is a damaged row: no
+/// address rather than one that could be anyone's. Devices refuse the wallet; the server's
+/// signing refuses it too (the share it opens does not carry this key).
+fn derived_address(id: &str, chain: Chain, public_key: &[u8]) -> String {
+    address_for(chain, public_key).unwrap_or_else(|_| {
+        tracing::error!(wallet = %id, "stored public key is not a valid key; no address shown");
+        String::new()
+    })
+}
+
 fn decode(row: &AnyRow) -> Result<WalletRecord, WalletError> {
     let chain: String = row.try_get("chain")?;
     let epoch: i64 = row.try_get("epoch")?;
@@ -559,13 +569,7 @@ fn decode(row: &AnyRow) -> Result<WalletRecord, WalletError> {
         ))
     })?;
     let public_key: Vec<u8> = row.try_get("public_key")?;
-    // A key that is no point of the curve is a damaged row: no address rather than one that
-    // could be anyone's. Devices refuse the wallet; the server's signing refuses it too (the
-    // share it opens does not carry this key).
-    let address = address_for(chain, &public_key).unwrap_or_else(|_| {
-        tracing::error!(wallet = %id, "stored public key is not a valid key; no address shown");
-        String::new()
-    });
+    let address = derived_address(&id, chain, &public_key);
     Ok(WalletRecord {
         id,
         user_id: row.try_get("user_id")?,
