@@ -438,8 +438,10 @@ async fn a_huge_answer_is_refused_with_bounded_memory() {
         assert!(took < Duration::from_secs(10), "{took:?}");
         // What crossed the socket is bounded by the cap plus kernel buffers.
         assert!(fake.sent() < 64 << 20, "{} bytes sent", fake.sent());
+        // `wallet list` opens the share store first (it checks every wallet against the
+        // device's own key), and Argon2id alone takes 256 MiB; the 1 GiB answer took 2.2 GiB.
         assert!(
-            peak_kib > 0 && peak_kib < 160 * 1024,
+            peak_kib > 0 && peak_kib < 448 * 1024,
             "peak RSS {peak_kib} KiB"
         );
     }
