@@ -12,8 +12,8 @@ use common::http::Http;
 use common::transport::{Answer, FakeHttp, Relay, WsMode};
 use common::{Backend, Cli, Server, ServerOptions, each_backend, unique_email};
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 async fn bad_input(backend: Backend) {
     let server = Server::start(&backend);
