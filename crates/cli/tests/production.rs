@@ -278,8 +278,10 @@ fn another_process_of_the_same_user_cannot_read_the_server() {
     let binary = dir.path().join("tandem");
     std::fs::copy(env!("CARGO_BIN_EXE_tandem"), &binary).unwrap();
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The server refuses a data directory open to group or others.
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     if me == 0 {
         std::os::unix::fs::chown(&data, Some(uid), Some(gid)).unwrap();
     }

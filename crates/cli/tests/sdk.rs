@@ -415,7 +415,10 @@ async fn keygen_refuses_a_reported_key_the_device_did_not_compute() {
         t: 1,
         p: 1,
     };
-    let device = Device::new(api, ShareStore::open_with(dir.path(), "p", cheap).unwrap());
+    let device = Device::new(
+        api,
+        ShareStore::open_with(dir.path(), "a device passphrase for keygen", cheap).unwrap(),
+    );
     let err = device.create_wallet(Chain::Evm, None).await.unwrap_err();
     assert!(matches!(err, ClientError::Protocol(_)), "{err}");
     assert_eq!(evil.rewritten(), 1);
