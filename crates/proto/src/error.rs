@@ -59,6 +59,8 @@ pub enum ErrorCode {
     DeliveryFailed,
     /// The server's key store (its HSM) cannot be reached right now; retry later.
     VaultUnavailable,
+    /// This instance is not ready or is shutting down; retry (another instance will answer).
+    Unavailable,
     Internal,
 }
 
@@ -101,8 +103,25 @@ impl ErrorCode {
         ErrorCode::ChannelError,
         ErrorCode::DeliveryFailed,
         ErrorCode::VaultUnavailable,
+        ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
+
+    /// Whether the same request may succeed if sent again unchanged (after `retry_after_ms`
+    /// when given). Clients use this instead of matching codes themselves; the server also
+    /// sends it as `retryable` in every error body.
+    pub fn is_retryable(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            RateLimited
+                | TooManyCeremonies
+                | CeremonyTimeout
+                | DeliveryFailed
+                | VaultUnavailable
+                | Unavailable
+        )
+    }
 
     /// The HTTP status this code is returned with.
     pub fn http_status(self) -> u16 {
@@ -136,7 +155,7 @@ impl ErrorCode {
             CeremonyTimeout => 408,
             CeremonyFailed => 422,
             DeliveryFailed => 502,
-            VaultUnavailable => 503,
+            VaultUnavailable | Unavailable => 503,
             Internal => 500,
         }
     }
@@ -181,6 +200,7 @@ impl ErrorCode {
             ChannelError => "channel_error",
             DeliveryFailed => "delivery_failed",
             VaultUnavailable => "vault_unavailable",
+            Unavailable => "unavailable",
             Internal => "internal",
         }
     }
@@ -203,6 +223,9 @@ pub struct ApiError {
     /// For `rate_limited`: how long to wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// Whether the request may be sent again unchanged (`ErrorCode::is_retryable`).
+    #[serde(default)]
+    pub retryable: bool,
 }
 
 impl ApiError {
@@ -212,6 +235,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after_ms: None,
+            retryable: code.is_retryable(),
         }
     }
 
