@@ -266,4 +266,8 @@ pub struct BenchArgs {
     /// Signatures per chain timed step by step at concurrency 1 (0 skips the breakdown).
     #[arg(long, default_value_t = 50)]
     pub breakdown: usize,
+    /// Round-trip time to add between the devices and the server (e.g. `50ms`): every
+    /// connection goes through a local relay that delays each direction by half of it.
+    #[arg(long, value_parser = crate::bench::parse_rtt)]
+    pub rtt: Option<std::time::Duration>,
 }

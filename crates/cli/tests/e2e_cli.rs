@@ -278,3 +278,46 @@ async fn forged_rows(backend: Backend) {
     assert!(!out.status.success());
     db.close().await;
 }
+
+/// `tandem bench --rtt`: through a relay adding 40 ms of round-trip time, a signature on a
+/// warm socket costs two round trips (issue 10's bound; pipelined signing in docs/server.md),
+/// counted as the device's bursts of data that each wait for the server. Three would mean the
+/// device still waited for `accepted`. Latency figures are in docs/benchmarks.md, not here.
+#[test]
+fn a_signature_costs_two_round_trips_over_a_slow_link() {
+    let server = Server::start(&Backend::Sqlite);
+    let cli = Cli::new(&server);
+    let outbox = server.data_dir.join("dev-outbox.jsonl");
+    let report = cli.json(&[
+        "bench",
+        "--outbox",
+        outbox.to_str().unwrap(),
+        "--rtt",
+        "40ms",
+        "--concurrency",
+        "1",
+        "--seconds",
+        "2",
+        "--slices",
+        "1",
+        "--keygens",
+        "1",
+        "--baseline",
+        "false",
+        "--breakdown",
+        "0",
+    ]);
+    assert_eq!(report["rtt_ms"].as_f64(), Some(40.0));
+    for point in report["signing"].as_array().unwrap() {
+        let ops = point["ops"].as_f64().unwrap();
+        assert!(ops >= 5.0, "too few signatures to count: {point}");
+        assert_eq!(point["errors"], 0, "{point}");
+        let flights = point["device_flights_per_op"].as_f64().unwrap();
+        // One socket reconnect (upgrade, handshake, start) may fall inside the window.
+        assert!(
+            flights <= 2.0 + 3.0 / ops,
+            "{} signature: {flights} round trips per signature",
+            point["chain"]
+        );
+    }
+}

@@ -319,6 +319,7 @@ async fn server_lie_case(backend: &Backend, lie: &str) {
     let mut rig = Rig::start(backend, Some(lie)).await;
     let device = rig.device();
     let mut wallets = Vec::new();
+    let mut cut_keygens: Vec<String> = Vec::new();
     for chain in CHAINS {
         let r = bounded(device.create_wallet(chain, None)).await;
         let wallet = match (lie, r) {
@@ -362,6 +363,57 @@ async fn server_lie_case(backend: &Backend, lie: &str) {
                     rig.truth(&wallet.id).await.epoch
                 );
             }
+            "server.lie.status_not_found" => {
+                // A staged refresh share next to the current one: the in-channel "no such
+                // wallet" settles nothing, and the current share still signs.
+                interrupted_refresh(&rig, &device, wallet).await;
+                let staged = device.store().staged(&wallet.id).unwrap().map(|s| s.0);
+                sign_and_verify(&device, wallet, &case).await;
+                rig.expect_pair_kept(&device, &wallet.id, &case).await;
+                assert_eq!(
+                    device.store().staged(&wallet.id).unwrap().map(|s| s.0),
+                    staged,
+                    "{case}: the staged share was settled on a lie"
+                );
+                // A keygen whose `keygen_done` was cut: within the grace the share is kept
+                // whatever the channel says; once the lie ends, reconcile promotes it.
+                let known = device.store().wallets().unwrap();
+                let honest = rig.device();
+                bounded(honest.create_wallet(wallet.chain, None))
+                    .await
+                    .unwrap();
+                let (_, received) = *rig.proxy.counts().last().unwrap();
+                let known_after_honest = device.store().wallets().unwrap();
+                rig.proxy.fault(WsFault::Cut(Dir::ToDevice, received - 1));
+                bounded(device.create_wallet(wallet.chain, None))
+                    .await
+                    .expect_err("keygen_done was cut");
+                rig.proxy.honest();
+                let cut: Vec<String> = device
+                    .store()
+                    .wallets()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|w| !known_after_honest.contains(w) && !known.contains(w))
+                    .collect();
+                let [cut] = cut.as_slice() else {
+                    panic!("{case}: expected one staged keygen share: {cut:?}");
+                };
+                let settled = bounded(device.reconcile()).await.unwrap();
+                assert!(
+                    settled.contains(&(cut.clone(), Reconciled::Kept { epoch: 0 })),
+                    "{case}: {settled:?}"
+                );
+                cut_keygens.push(cut.clone());
+            }
+            "server.lie.accepted_unfenced" => {
+                // An earlier refresh left staged shares on both sides; the next refresh's
+                // `accepted` claims to have fenced it off while the server kept its row.
+                interrupted_refresh(&rig, &device, wallet).await;
+                let _ = bounded(device.refresh(&wallet.id, None)).await;
+                rig.expect_pair_kept(&device, &wallet.id, &case).await;
+                sign_and_verify(&device, wallet, &case).await;
+            }
             "server.lie.status_epoch" => {
                 interrupted_refresh(&rig, &device, wallet).await;
                 // The status claims the staged epoch: promoted, but the old share is kept, so
@@ -374,6 +426,15 @@ async fn server_lie_case(backend: &Backend, lie: &str) {
         }
     }
     rig.restart_honest();
+    let settled = bounded(rig.device().reconcile()).await.unwrap();
+    for id in &cut_keygens {
+        assert!(
+            settled.contains(&(id.clone(), Reconciled::Promoted { epoch: 0 })),
+            "after {lie}: {settled:?}"
+        );
+        let truth = rig.truth(id).await;
+        sign_and_verify(&rig.device(), &truth, &format!("after {lie}: cut keygen")).await;
+    }
     for wallet in &wallets {
         let case = format!("after {lie} on {:?} ({})", wallet.chain, backend.name());
         let device = rig.device();
@@ -406,6 +467,8 @@ fn every_server_lie_has_a_case() {
             "server.lie.committed_epoch",
             "server.lie.committed_without_commit",
             "server.lie.status_epoch",
+            "server.lie.status_not_found",
+            "server.lie.accepted_unfenced",
         ]
     );
 }
@@ -436,10 +499,27 @@ async fn ceremony_messages_dropped_duplicated_cut_or_stalled_anywhere() {
         let fresh = rig.device();
         sign_and_verify(&fresh, &wallet, "counting a signature").await;
         let sign = *rig.proxy.counts().last().unwrap();
-        println!("{chain:?}: refresh sends {refresh:?} messages, a signature {sign:?}");
-        for (op, (up, down)) in [("refresh", refresh), ("sign", sign)] {
+        // A second signature on the same socket takes the pipelined path (docs/server.md).
+        sign_and_verify(&fresh, &wallet, "counting a pipelined signature").await;
+        let both = *rig.proxy.counts().last().unwrap();
+        let pipelined = (both.0 - sign.0, both.1 - sign.1);
+        println!(
+            "{chain:?}: refresh sends {refresh:?} messages, a signature {sign:?}, \
+             a pipelined one {pipelined:?}"
+        );
+        for (op, (up, down)) in [
+            ("refresh", refresh),
+            ("sign", sign),
+            ("pipelined sign", pipelined),
+        ] {
             for (dir, n) in [(Dir::ToServer, up), (Dir::ToDevice, down)] {
-                for at in positions(n) {
+                // The pipelined signature follows an honest one on its socket.
+                let offset = match (op, dir) {
+                    ("pipelined sign", Dir::ToServer) => sign.0,
+                    ("pipelined sign", Dir::ToDevice) => sign.1,
+                    _ => 0,
+                };
+                for at in positions(n).into_iter().map(|at| at + offset) {
                     for fault in [
                         WsFault::Drop(dir, at),
                         WsFault::Duplicate(dir, at),
@@ -451,6 +531,12 @@ async fn ceremony_messages_dropped_duplicated_cut_or_stalled_anywhere() {
                         let device = rig.device();
                         rig.proxy.fault(fault);
                         let attempt = async {
+                            if op == "pipelined sign" {
+                                device
+                                    .sign(&wallet.id, &message_for(&wallet), None)
+                                    .await
+                                    .expect("the signature before the fault");
+                            }
                             match op {
                                 "refresh" => device.refresh(&wallet.id, None).await.map(|_| ()),
                                 _ => device

@@ -426,3 +426,77 @@ async fn keygen_refuses_a_reported_key_the_device_did_not_compute() {
     assert_eq!(ids.len(), 1);
     assert!(device.store().current(&ids[0]).unwrap().is_none());
 }
+
+/// Pipelined signing (docs/server.md): the nonce the server issues for a socket's next
+/// ceremony is single-use and good on that socket only; a `start` naming any other is refused
+/// before anything runs. Sockets reused by the SDK sign on the pipelined path.
+#[tokio::test(flavor = "multi_thread")]
+async fn issued_server_nonces_are_single_use_and_bound_to_their_socket() {
+    let server = Server::start(&Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let token = Http::new(&server)
+        .login(&server, &unique_email("nonce"))
+        .await;
+    let api = ApiClient::new(&server.url)
+        .unwrap()
+        .with_token(token.clone())
+        .pin_server_key()
+        .await
+        .unwrap();
+    let cheap = KdfParams {
+        m_kib: 256,
+        t: 1,
+        p: 1,
+    };
+    let device = Device::new(
+        api,
+        ShareStore::open_with(dir.path(), "test passphrase", cheap).unwrap(),
+    );
+    let wallet = device.create_wallet(Chain::Evm, None).await.unwrap();
+    let address: Address = wallet.address.parse().unwrap();
+    // Several signatures on the SDK's kept sockets: the later ones are pipelined.
+    for i in 0..4 {
+        let text = format!("pipelined {i}");
+        let payload = SignPayload::EvmMessage {
+            message: text.clone(),
+            encoding: Encoding::Utf8,
+        };
+        let r = device.sign(&wallet.id, &payload, None).await.unwrap();
+        assert_eq!(recover_personal(text.as_bytes(), &r.signature), address);
+    }
+
+    let status = |server_nonce: Option<String>| {
+        let mut start = serde_json::json!({"type": "start", "pipeline": true,
+            "device_nonce": hex::encode([7u8; 32]),
+            "operation": {"kind": "status", "wallet_id": wallet.id}});
+        if let Some(n) = server_nonce {
+            start["server_nonce"] = n.into();
+        }
+        start
+    };
+    let mut a = Raw::connect(&server.url, &token).await;
+    a.control(status(None)).await;
+    let first = a.next_control().await.unwrap();
+    assert_eq!(first["type"], "status", "{first}");
+    let issued = first["next_nonce"].as_str().expect("next_nonce").to_owned();
+    // The issued nonce works once on its socket, and issues the next one.
+    a.control(status(Some(issued.clone()))).await;
+    let second = a.next_control().await.unwrap();
+    assert_eq!(second["type"], "status", "{second}");
+    assert_ne!(second["next_nonce"], first["next_nonce"]);
+    // Used again: refused, and the socket closes.
+    a.control(status(Some(issued.clone()))).await;
+    assert_eq!(a.failure_code().await.as_deref(), Some("protocol_error"));
+
+    // A nonce issued on one socket is refused on another, as is one never issued.
+    let mut b = Raw::connect(&server.url, &token).await;
+    b.control(status(None)).await;
+    let on_b = b.next_control().await.unwrap();
+    let mut c = Raw::connect(&server.url, &token).await;
+    c.control(status(on_b["next_nonce"].as_str().map(str::to_owned)))
+        .await;
+    assert_eq!(c.failure_code().await.as_deref(), Some("protocol_error"));
+    let mut d = Raw::connect(&server.url, &token).await;
+    d.control(status(Some(hex::encode([9u8; 32])))).await;
+    assert_eq!(d.failure_code().await.as_deref(), Some("protocol_error"));
+}

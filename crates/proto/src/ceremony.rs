@@ -26,6 +26,24 @@
 //! between ceremonies: the server closes a socket idle for `limits.ceremony_idle_secs`.
 //! ```
 //!
+//! **Pipelined signing** (two round trips on a warm socket). A `Start` with `pipeline: true`
+//! asks the server to issue, in that ceremony's first answer (`Accepted.next_nonce` or
+//! `Status.next_nonce`), a single-use server nonce for the *next* ceremony on this socket.
+//! The device then opens its next signature with `Start{server_nonce: <that nonce>}` and sends
+//! its first MPC frame right behind it, without waiting for `Accepted`:
+//!
+//! ```text
+//!   Start{sign, device_nonce, server_nonce} + frame 1  ──▶
+//!                                 ◀──   Accepted{server_nonce (the same), next_nonce}
+//!                                       + frames 1 and 2 (ECDSA) / 1 and 2 (FROST)
+//!   frames 2 and 3 (ECDSA) / 2 (FROST)                 ──▶
+//!                                 ◀──   frame 3 (ECDSA) + Signed{result}
+//! ```
+//!
+//! Every `Start` consumes the socket's pending nonce whether it uses it or not, so a nonce is
+//! never used twice; one the server did not issue on this socket is refused
+//! (`protocol_error`). The session id still derives from both parties' fresh nonces.
+//!
 //! Control messages are JSON text frames; MPC frames are binary frames holding exactly one
 //! `tandem-mpc` envelope.
 
@@ -89,6 +107,15 @@ pub enum ClientMessage {
         operation: Operation,
         /// Hex, 32 bytes from the OS CSPRNG.
         device_nonce: String,
+        /// The nonce the server issued for this ceremony in the previous one's first answer
+        /// (`next_nonce`); the device has already bound its first MPC frame to it and sent
+        /// that frame behind this message. Absent: the server picks a fresh nonce and the
+        /// device waits for `Accepted`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server_nonce: Option<String>,
+        /// Asks for a `next_nonce` in this ceremony's first answer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pipeline: bool,
     },
     /// Keygen: the device has durably stored its new share (staged, unused until
     /// `keygen_done`). `public_key` (hex) is the joint key the device computed: the server
@@ -112,6 +139,10 @@ pub enum ServerMessage {
         epoch: u64,
         /// Hex, 32 bytes.
         server_nonce: String,
+        /// The single-use server nonce for the next ceremony on this socket (only when
+        /// `Start.pipeline` asked for it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_nonce: Option<String>,
     },
     KeygenDone {
         wallet: WalletInfo,
@@ -127,6 +158,9 @@ pub enum ServerMessage {
     },
     Status {
         wallet: WalletInfo,
+        /// As in `Accepted`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_nonce: Option<String>,
     },
     Failed {
         error: ApiError,
@@ -162,6 +196,8 @@ mod tests {
                 signing_input: Some("ab".into()),
             },
             device_nonce: "00".into(),
+            server_nonce: Some("11".into()),
+            pipeline: true,
         };
         let json = serde_json::to_string(&msg).unwrap_or_default();
         assert!(json.contains(r#""type":"start""#), "{json}");
@@ -169,5 +205,17 @@ mod tests {
         let back: ClientMessage =
             serde_json::from_str(&json).unwrap_or(ClientMessage::Stored { public_key: None });
         assert_eq!(back, msg);
+        // What older devices send still reads, with no pipelining asked for.
+        let old = r#"{"type":"start","device_nonce":"00","operation":{"kind":"status","wallet_id":"w"}}"#;
+        let read: ClientMessage =
+            serde_json::from_str(old).unwrap_or(ClientMessage::Stored { public_key: None });
+        assert!(matches!(
+            read,
+            ClientMessage::Start {
+                server_nonce: None,
+                pipeline: false,
+                ..
+            }
+        ));
     }
 }

@@ -42,6 +42,11 @@ pub const SERVER_LIES: &[&str] = &[
     "server.lie.committed_without_commit",
     // `status` reports an epoch one past the wallet's.
     "server.lie.status_epoch",
+    // `status` answers `wallet_not_found` for a wallet the user has.
+    "server.lie.status_not_found",
+    // A refresh's `accepted` is sent without fencing off earlier refreshes (their staged rows
+    // are kept and the wallet version is not bumped).
+    "server.lie.accepted_unfenced",
 ];
 
 /// Whether the lie `name` (one of [`SERVER_LIES`]) is armed. Always false without the

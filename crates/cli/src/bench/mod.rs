@@ -8,6 +8,7 @@
 mod baseline;
 mod breakdown;
 mod cpu;
+mod delay;
 mod load;
 mod machine;
 mod outbox;
@@ -30,6 +31,7 @@ use tandem_proto::wallet::Chain;
 use crate::cli::BenchArgs;
 use crate::output;
 
+pub use self::delay::parse_rtt;
 use self::machine::Machine;
 use self::report::{Creation, Errors, Report};
 use self::sim::Scratch;
@@ -72,8 +74,19 @@ pub async fn run(server: String, json: bool, args: BenchArgs) -> Result<(), Clie
     let n = args.concurrency.iter().copied().max().unwrap_or(1);
     let mut errors = Errors::default();
 
+    let rtt = args.rtt.unwrap_or_default();
+    let (relay, via) = if rtt.is_zero() {
+        (None, server.clone())
+    } else {
+        let (relay, via) = delay::front(&server, rtt).await?;
+        say(&format!(
+            "every connection goes through a relay adding {} ms of round-trip time",
+            rtt.as_secs_f64() * 1e3
+        ));
+        (Some(relay), via)
+    };
     say(&format!("logging in {n} devices at {server}"));
-    let devices = setup::login_all(&server, &args.outbox, &run, n, &scratch).await?;
+    let devices = setup::login_all(&via, &args.outbox, &run, n, &scratch).await?;
 
     say(&format!(
         "creating {} EVM and {0} Solana wallets, one after the other",
@@ -118,6 +131,7 @@ pub async fn run(server: String, json: bool, args: BenchArgs) -> Result<(), Clie
                 pairs: pairs.as_ref(),
                 duration,
                 slices: args.slices,
+                relay: relay.as_ref(),
             };
             let (point, errs) = points::measure(&plan, &sims, &run, &counter).await?;
             errors.add(&errs);
@@ -140,9 +154,10 @@ pub async fn run(server: String, json: bool, args: BenchArgs) -> Result<(), Clie
     }
 
     machine.load_after = machine::load_average();
-    let bounds = report::bounds(&creation, &signing);
+    let bounds = report::bounds(&creation, &signing, rtt.as_secs_f64() * 1e3);
     let report = Report {
         server,
+        rtt_ms: rtt.as_secs_f64() * 1e3,
         run,
         machine,
         seconds_per_point: args.seconds,

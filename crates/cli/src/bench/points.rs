@@ -74,6 +74,8 @@ pub struct Plan<'a> {
     pub duration: Duration,
     /// Into how many alternating slices each side's time is cut.
     pub slices: u32,
+    /// The `--rtt` relay, whose flights are counted during the end-to-end slices.
+    pub relay: Option<&'a super::delay::Delay>,
 }
 
 /// Measures one point; returns it with the error messages of the end-to-end run.
@@ -88,6 +90,7 @@ pub async fn measure(
     let devices = sims.get(..concurrency).unwrap_or(sims);
     let mut baseline: Option<(InProcess, Usage)> = None;
     let (mut e2e, mut cpu) = (load::Outcome::default(), Usage::default());
+    let mut flights = 0;
     for _ in 0..plan.slices.max(1) {
         if let Some(p) = plan.pairs {
             let before = Snapshot::take();
@@ -102,8 +105,12 @@ pub async fn measure(
             }
         }
         let before = Snapshot::take();
+        let flights_before = plan.relay.map(|r| r.flights());
         e2e.absorb(load::signing(devices, chain, run, slice, counter).await);
         cpu = cpu + before.usage_until(&Snapshot::take());
+        if let (Some(relay), Some(b)) = (plan.relay, flights_before) {
+            flights += relay.flights() - b;
+        }
     }
     let in_process = baseline.map(|(r, used)| in_process_point(&r, used));
     let throughput_ops_s = throughput(e2e.in_window, e2e.window);
@@ -124,6 +131,9 @@ pub async fn measure(
         server_cpu_ms_per_op: per_op(cpu.server_s, e2e.latencies.len()),
         in_process,
         ratio,
+        device_flights_per_op: plan
+            .relay
+            .map(|_| flights as f64 / e2e.latencies.len().max(1) as f64),
     };
     Ok((point, e2e.errors))
 }

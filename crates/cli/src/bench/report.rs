@@ -14,6 +14,8 @@ use super::stats::Latency;
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub server: String,
+    /// Round-trip time the `--rtt` relay added to every connection (0: direct).
+    pub rtt_ms: f64,
     pub run: String,
     pub machine: Machine,
     pub seconds_per_point: f64,
@@ -52,6 +54,9 @@ pub struct Point {
     pub in_process: Option<InProcessPoint>,
     /// End-to-end throughput / in-process throughput.
     pub ratio: Option<f64>,
+    /// With `--rtt`: bursts the devices sent per signature, each after waiting for the
+    /// server (on warm sockets, the round trips a signature costs).
+    pub device_flights_per_op: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,7 +122,9 @@ fn bound(
 }
 
 /// The bounds, evaluated on what was measured.
-pub fn bounds(creation: &[Creation], signing: &[Point]) -> Vec<Bound> {
+/// The bounds; with an added round-trip time `rtt_ms`, the latency bounds are the
+/// network ones (2 round trips plus the loopback budget) and the round trips are counted.
+pub fn bounds(creation: &[Creation], signing: &[Point], rtt_ms: f64) -> Vec<Bound> {
     let point = |chain: Chain, c: usize| {
         signing
             .iter()
@@ -129,24 +136,25 @@ pub fn bounds(creation: &[Creation], signing: &[Point]) -> Vec<Bound> {
         .find(|c| c.chain == Chain::Evm)
         .and_then(|c| c.latency.as_ref())
         .map(|l| l.p50_ms);
-    vec![
+    let network = 2.0 * rtt_ms;
+    let mut bounds = vec![
         bound(
-            "EVM sign p50, concurrency 1",
-            15.0,
+            "EVM sign p50, concurrency 1 (+ 2 × RTT)",
+            network + 15.0,
             "ms",
             false,
             lat(Chain::Evm, 1, |l| l.p50_ms),
         ),
         bound(
-            "EVM sign p99, concurrency 1",
-            30.0,
+            "EVM sign p99, concurrency 1 (+ 2 × RTT)",
+            network + 30.0,
             "ms",
             false,
             lat(Chain::Evm, 1, |l| l.p99_ms),
         ),
         bound(
-            "Solana sign p50, concurrency 1",
-            3.0,
+            "Solana sign p50, concurrency 1 (+ 2 × RTT)",
+            network + 3.0,
             "ms",
             false,
             lat(Chain::Solana, 1, |l| l.p50_ms),
@@ -159,7 +167,24 @@ pub fn bounds(creation: &[Creation], signing: &[Point]) -> Vec<Bound> {
             true,
             point(Chain::Evm, 16).and_then(|p| p.ratio),
         ),
-    ]
+        bound(
+            "Solana sign throughput ratio (e2e / in-process), concurrency 16",
+            0.75,
+            "",
+            true,
+            point(Chain::Solana, 16).and_then(|p| p.ratio),
+        ),
+    ];
+    if rtt_ms > 0.0 {
+        for (what, chain) in [
+            ("EVM round trips per signature, concurrency 1", Chain::Evm),
+            ("Solana round trips per signature, concurrency 1", Chain::Solana),
+        ] {
+            let flights = point(chain, 1).and_then(|p| p.device_flights_per_op);
+            bounds.push(bound(what, 2.0, "", false, flights));
+        }
+    }
+    bounds
 }
 
 fn opt(v: Option<f64>, prec: usize) -> String {
@@ -171,6 +196,13 @@ pub fn human(r: &Report) -> String {
     let mut s = String::new();
     let m = &r.machine;
     let _ = writeln!(s, "Tandem load test against {} (run {})", r.server, r.run);
+    if r.rtt_ms > 0.0 {
+        let _ = writeln!(
+            s,
+            "added round-trip time: {} ms (relay); flights = device bursts per signature",
+            r.rtt_ms
+        );
+    }
     let _ = writeln!(
         s,
         "machine: {} × {}; load average before {}, after {}\n",
@@ -225,6 +257,9 @@ pub fn human(r: &Report) -> String {
             opt(ip.and_then(|i| i.latency.as_ref()).map(|l| l.p50_ms), 2),
             opt(p.ratio, 3),
         );
+        if let Some(f) = p.device_flights_per_op {
+            let _ = writeln!(s, "  {:<6} {:>3} flights per signature: {f:.2}", "", "");
+        }
     }
     let _ = writeln!(
         s,
@@ -325,6 +360,7 @@ mod tests {
             server_cpu_ms_per_op: 0.0,
             in_process: None,
             ratio,
+            device_flights_per_op: None,
         }
     }
 
@@ -335,7 +371,7 @@ mod tests {
             point(Chain::Solana, 1, 4.0, None),
             point(Chain::Evm, 16, 90.0, Some(0.8)),
         ];
-        let b = bounds(&[], &signing);
+        let b = bounds(&[], &signing, 0.0);
         let verdicts: Vec<_> = b.iter().map(|b| (b.value, b.met)).collect();
         assert_eq!(
             verdicts,
@@ -345,6 +381,7 @@ mod tests {
                 (Some(4.0), Some(false)),
                 (None, None),
                 (Some(0.8), Some(false)),
+                (None, None),
             ]
         );
         let mut errors = Errors::default();

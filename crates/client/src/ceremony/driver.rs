@@ -28,11 +28,20 @@ impl Work {
 
 pub(crate) async fn drive<C: Ceremony>(
     socket: &mut Socket,
-    mut ceremony: C,
+    ceremony: C,
     first: Vec<u8>,
     work: Work,
 ) -> Result<C::Output, ClientError> {
     socket.send_frame(first).await?;
+    drive_sent(socket, ceremony, work).await
+}
+
+/// [`drive`] once the ceremony's first frame is already on its way (pipelined signing).
+pub(crate) async fn drive_sent<C: Ceremony>(
+    socket: &mut Socket,
+    mut ceremony: C,
+    work: Work,
+) -> Result<C::Output, ClientError> {
     let mut dropped = 0;
     loop {
         let frame = match socket.recv().await? {

@@ -3,7 +3,7 @@ use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::wallet::WalletInfo;
 
-use super::driver::{Work, compute, drive, nonce_hex, parse_nonce};
+use super::driver::{Work, compute, drive, parse_nonce};
 use super::socket::Socket;
 use super::{Progress, report};
 use crate::error::ClientError;
@@ -19,17 +19,14 @@ pub async fn keygen<S: ChainScheme>(
     progress: Progress<'_>,
 ) -> Result<(WalletInfo, KeyShare<S>), ClientError> {
     let device_nonce = Nonce::generate()?;
-    socket
-        .send_control(&ClientMessage::Start {
-            operation: Operation::Keygen { chain: S::CHAIN },
-            device_nonce: nonce_hex(&device_nonce),
-        })
-        .await?;
+    let (start, _) = socket.start(Operation::Keygen { chain: S::CHAIN }, &device_nonce, false);
+    socket.send_control(&start).await?;
     let (wallet_id, server_nonce) = match socket.control().await? {
         ServerMessage::Accepted {
             wallet_id,
             epoch: 0,
             server_nonce,
+            ..
         } => (wallet_id, parse_nonce(&server_nonce)?),
         _ => return Err(ClientError::Protocol("expected `accepted`".into())),
     };

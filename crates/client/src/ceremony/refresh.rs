@@ -48,25 +48,26 @@ async fn refresh_unguarded<S: ChainScheme>(
     let epoch = share.epoch();
     let wid = WalletId::new(wallet_id.to_owned())?;
     let device_nonce = Nonce::generate()?;
-    socket
-        .send_control(&ClientMessage::Start {
-            operation: Operation::Refresh {
-                wallet_id: wallet_id.to_owned(),
-                epoch,
-                mode: match mode {
-                    RefreshMode::Fast => RefreshKind::Fast,
-                    RefreshMode::Complete => RefreshKind::Complete,
-                },
-            },
-            device_nonce: nonce_hex(&device_nonce),
-        })
-        .await?;
+    let operation = Operation::Refresh {
+        wallet_id: wallet_id.to_owned(),
+        epoch,
+        mode: match mode {
+            RefreshMode::Fast => RefreshKind::Fast,
+            RefreshMode::Complete => RefreshKind::Complete,
+        },
+    };
+    let (start, _) = socket.start(operation, &device_nonce, false);
+    socket.send_control(&start).await?;
     let server_nonce = match socket.control().await? {
         ServerMessage::Accepted {
             wallet_id: id,
             epoch: e,
             server_nonce,
-        } if id == wallet_id && e == epoch => parse_nonce(&server_nonce)?,
+            next_nonce,
+        } if id == wallet_id && e == epoch => {
+            socket.issued(next_nonce.as_deref())?;
+            parse_nonce(&server_nonce)?
+        }
         _ => return Err(ClientError::Protocol("expected `accepted`".into())),
     };
     // The server fenced off every earlier refresh before accepting this one (none of them can

@@ -1,6 +1,7 @@
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
-use tandem_proto::ceremony::{ClientMessage, ServerMessage};
+use tandem_mpc::Nonce;
+use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
 use tandem_proto::channel::{Initiator, Kind, Secure};
 
 use tokio::net::TcpStream;
@@ -26,6 +27,9 @@ pub struct Socket {
     used: bool,
     idle_since: Instant,
     timeouts: Timeouts,
+    /// The single-use server nonce the server issued for the next ceremony on this socket
+    /// (pipelined signing, docs/server.md).
+    next_nonce: Option<Nonce>,
 }
 
 /// What arrived from the server.
@@ -99,6 +103,7 @@ impl Socket {
             used: false,
             idle_since: Instant::now(),
             timeouts,
+            next_nonce: None,
         })
     }
 
@@ -110,6 +115,34 @@ impl Socket {
     /// How long the socket has been waiting since its last ceremony.
     pub fn idle_for(&self) -> Duration {
         self.idle_since.elapsed()
+    }
+
+    /// A `start` for `operation`, asking for the next ceremony's nonce. Takes the nonce the
+    /// server issued for this one (every `start` consumes it on the server too); returns it
+    /// when `use_issued`, for a ceremony that binds its first frame to it before `accepted`.
+    pub(crate) fn start(
+        &mut self,
+        operation: Operation,
+        device_nonce: &Nonce,
+        use_issued: bool,
+    ) -> (ClientMessage, Option<Nonce>) {
+        let issued = self.next_nonce.take().filter(|_| use_issued);
+        let start = ClientMessage::Start {
+            operation,
+            device_nonce: hex::encode(device_nonce.0),
+            server_nonce: issued.map(|n| hex::encode(n.0)),
+            pipeline: true,
+        };
+        (start, issued)
+    }
+
+    /// Keeps the nonce the server issued for the next ceremony.
+    pub(crate) fn issued(&mut self, next: Option<&str>) -> Result<(), ClientError> {
+        self.next_nonce = match next {
+            Some(n) => Some(super::driver::parse_nonce(n)?),
+            None => None,
+        };
+        Ok(())
     }
 
     /// Records that a ceremony finished on the socket.

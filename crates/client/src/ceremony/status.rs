@@ -1,9 +1,8 @@
 use tandem_mpc::Nonce;
 use tandem_proto::ErrorCode;
-use tandem_proto::ceremony::{ClientMessage, Operation, ServerMessage};
+use tandem_proto::ceremony::{Operation, ServerMessage};
 use tandem_proto::wallet::WalletInfo;
 
-use super::driver::nonce_hex;
 use super::socket::Socket;
 use crate::error::ClientError;
 
@@ -15,16 +14,14 @@ pub(crate) async fn status(
     socket: &mut Socket,
     wallet_id: &str,
 ) -> Result<Option<WalletInfo>, ClientError> {
-    socket
-        .send_control(&ClientMessage::Start {
-            operation: Operation::Status {
-                wallet_id: wallet_id.to_owned(),
-            },
-            device_nonce: nonce_hex(&Nonce::generate()?),
-        })
-        .await?;
+    let operation = Operation::Status {
+        wallet_id: wallet_id.to_owned(),
+    };
+    let (start, _) = socket.start(operation, &Nonce::generate()?, false);
+    socket.send_control(&start).await?;
     match socket.control().await {
-        Ok(ServerMessage::Status { wallet }) if wallet.id == wallet_id => {
+        Ok(ServerMessage::Status { wallet, next_nonce }) if wallet.id == wallet_id => {
+            socket.issued(next_nonce.as_deref())?;
             socket.finished_ceremony();
             Ok(Some(wallet))
         }

@@ -7,7 +7,7 @@ use tandem_proto::scheme::ChainScheme;
 
 use super::channel::Channel;
 use super::error::CeremonyError;
-use super::service::Ceremonies;
+use super::service::{Ceremonies, Nonces};
 use crate::wallets::{Access, CurrentShare, WalletRecord};
 
 /// The wallet's current server share at `epoch` (refused if another epoch, or frozen unless
@@ -32,28 +32,34 @@ pub(crate) fn load_share<S: ChainScheme>(
     Ok(share)
 }
 
-/// Sends `accepted` with a fresh server nonce and derives the session context.
+/// Sends `accepted` and derives the session context. The server nonce is the one this socket
+/// issued for the ceremony ahead of time (pipelined signing: the device's first frame is
+/// already bound to it), else a fresh one.
 pub(crate) async fn accept(
     channel: &mut dyn Channel,
     protocol: Protocol,
     wallet_id: &str,
     epoch: u64,
-    device_nonce: &Nonce,
+    nonces: &Nonces,
 ) -> Result<SessionContext, CeremonyError> {
     let wallet = WalletId::new(wallet_id.to_owned()).map_err(mpc)?;
-    let server_nonce = Nonce::generate().map_err(mpc)?;
+    let server_nonce = match nonces.issued {
+        Some(n) => n,
+        None => Nonce::generate().map_err(mpc)?,
+    };
     channel
         .send_control(&ServerMessage::Accepted {
             wallet_id: wallet_id.to_owned(),
             epoch,
             server_nonce: hex::encode(server_nonce.0),
+            next_nonce: nonces.next_hex(),
         })
         .await?;
     Ok(SessionContext::derive(
         protocol,
         wallet,
         epoch,
-        device_nonce,
+        &nonces.device,
         &server_nonce,
     ))
 }

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use tandem_mpc::{Nonce, Operation, Role};
+use tandem_mpc::{Operation, Role};
 use tandem_proto::ceremony::{ClientMessage, ServerMessage};
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::{ApiError, ErrorCode};
@@ -16,7 +16,7 @@ use super::accept::{accept, mpc};
 use super::channel::Channel;
 use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
-use super::service::Ceremonies;
+use super::service::{Ceremonies, Nonces};
 use crate::failpoints::failpoint;
 use crate::wallets::WalletRecord;
 
@@ -29,12 +29,12 @@ pub(crate) async fn keygen<S: ChainScheme>(
     svc: &Ceremonies,
     user_id: &str,
     channel: &mut dyn Channel,
-    device_nonce: Nonce,
+    nonces: &Nonces,
 ) -> Result<WalletRecord, CeremonyError> {
     let started = Instant::now();
     let wallet_id = uuid::Uuid::new_v4().simple().to_string();
     let protocol = S::protocol(Operation::Keygen);
-    let ctx = accept(channel, protocol, &wallet_id, 0, &device_nonce).await?;
+    let ctx = accept(channel, protocol, &wallet_id, 0, nonces).await?;
     let (ceremony, first) = S::keygen(Role::Server, ctx).map_err(mpc)?;
     let share = drive(channel, ceremony, first, svc.round_timeout(), Work::Heavy).await?;
     let device_key = match control(channel, svc.round_timeout()).await? {

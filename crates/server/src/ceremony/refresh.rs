@@ -10,7 +10,7 @@ use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
 use super::driver::{Work, control, drive};
 use super::error::CeremonyError;
-use super::service::Ceremonies;
+use super::service::{Ceremonies, Nonces};
 use crate::failpoints::failpoint;
 use crate::wallets::{Access, CurrentShare, RefreshFence, WalletRecord};
 
@@ -29,14 +29,18 @@ pub(crate) async fn refresh<S: ChainScheme>(
     epoch: u64,
     (mode, access): (RefreshMode, Access),
     channel: &mut dyn Channel,
-    device_nonce: Nonce,
+    nonces: &Nonces,
 ) -> Result<WalletRecord, CeremonyError> {
     let share = load_share::<S>(svc, wallet, current, epoch, access)?;
     // Before `accepted`: from here no earlier refresh can commit, so the device drops its
     // leftover staged share on seeing `accepted`.
-    let fence = svc.wallets().begin_refresh(wallet, access).await?;
+    let fence = if crate::failpoints::lie("server.lie.accepted_unfenced") {
+        svc.wallets().unfenced(wallet).await?
+    } else {
+        svc.wallets().begin_refresh(wallet, access).await?
+    };
     let protocol = S::protocol(mode.operation());
-    let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
+    let ctx = accept(channel, protocol, &wallet.id, epoch, nonces).await?;
     let wallet_id = ctx.wallet.clone();
     let refresh_session = ctx.session_id.0;
     let (ceremony, first) = S::refresh(&share, ctx, mode).map_err(mpc)?;

@@ -74,6 +74,9 @@ impl Ceremonies {
     /// expired session must not run anything on a socket it opened while live.
     pub async fn serve(&self, channel: &mut dyn Channel, caller: &dyn Caller) {
         let mut first = true;
+        // The nonce issued for the next ceremony on this socket (pipelined signing); every
+        // `start` takes it, used or not, so none is ever used twice.
+        let mut pending: Option<Nonce> = None;
         loop {
             let wait = if first {
                 self.config.round_timeout
@@ -97,7 +100,13 @@ impl Ceremonies {
                 Ok(ClientMessage::Start {
                     operation,
                     device_nonce,
-                }) => parse_nonce(&device_nonce).map(|n| (operation, n)),
+                    server_nonce,
+                    pipeline,
+                }) => {
+                    let issued = pending.take();
+                    Nonces::for_start(&device_nonce, server_nonce.as_deref(), issued, pipeline)
+                        .map(|n| (operation, n))
+                }
                 Ok(_) => Err(CeremonyError::Protocol("expected `start`")),
                 // Between ceremonies, silence or a close is the normal end of the socket.
                 Err(
@@ -115,9 +124,11 @@ impl Ceremonies {
                 },
                 other => other,
             };
+            let next = start.as_ref().ok().and_then(|(_, n)| n.next);
             if !self.serve_one(caller, channel, start).await {
                 return;
             }
+            pending = next;
             first = false;
         }
     }
@@ -128,11 +139,11 @@ impl Ceremonies {
         &self,
         caller: &dyn Caller,
         channel: &mut dyn Channel,
-        start: Result<(Operation, Nonce), CeremonyError>,
+        start: Result<(Operation, Nonces), CeremonyError>,
     ) -> bool {
         let started = Instant::now();
         let (operation, chain, result) = match start {
-            Ok((operation, nonce)) => self.run(caller, channel, operation, nonce).await,
+            Ok((operation, nonces)) => self.run(caller, channel, operation, &nonces).await,
             Err(e) => ("unknown", "unknown", Err(e)),
         };
         let outcome = match &result {
@@ -169,7 +180,7 @@ impl Ceremonies {
         caller: &dyn Caller,
         channel: &mut dyn Channel,
         operation: Operation,
-        device_nonce: Nonce,
+        nonces: &Nonces,
     ) -> (&'static str, &'static str, Result<(), CeremonyError>) {
         let user_id = caller.user_id();
         let Some(_permit) = self.limiter.acquire(user_id) else {
@@ -181,16 +192,16 @@ impl Ceremonies {
         };
         match operation {
             Operation::Status { wallet_id } => {
-                let r = self.status(user_id, &wallet_id, channel).await;
+                let r = self.status(user_id, &wallet_id, channel, nonces).await;
                 ("status", "unknown", r)
             }
             Operation::Keygen { chain } => {
                 let r = match chain {
                     Chain::Evm => {
-                        keygen::keygen::<Secp256k1>(self, user_id, channel, device_nonce).await
+                        keygen::keygen::<Secp256k1>(self, user_id, channel, nonces).await
                     }
                     Chain::Solana => {
-                        keygen::keygen::<Ed25519>(self, user_id, channel, device_nonce).await
+                        keygen::keygen::<Ed25519>(self, user_id, channel, nonces).await
                     }
                 };
                 ("keygen", chain.as_str(), r.map(|_| ()))
@@ -220,7 +231,7 @@ impl Ceremonies {
                             epoch,
                             (&payload, signing_input.as_deref()),
                             channel,
-                            device_nonce,
+                            nonces,
                         )
                         .await
                     }
@@ -232,7 +243,7 @@ impl Ceremonies {
                             epoch,
                             (&payload, signing_input.as_deref()),
                             channel,
-                            device_nonce,
+                            nonces,
                         )
                         .await
                     }
@@ -273,7 +284,7 @@ impl Ceremonies {
                             epoch,
                             how,
                             channel,
-                            device_nonce,
+                            nonces,
                         )
                         .await
                     }
@@ -286,7 +297,7 @@ impl Ceremonies {
                             epoch,
                             how,
                             channel,
-                            device_nonce,
+                            nonces,
                         )
                         .await
                     }
@@ -304,13 +315,20 @@ impl Ceremonies {
         user_id: &str,
         wallet_id: &str,
         channel: &mut dyn Channel,
+        nonces: &Nonces,
     ) -> Result<(), CeremonyError> {
+        if crate::failpoints::lie("server.lie.status_not_found") {
+            return Err(WalletError::NotFound.into());
+        }
         let mut wallet = self.wallets.get(user_id, wallet_id).await?.info();
         if crate::failpoints::lie("server.lie.status_epoch") {
             wallet.epoch += 1;
         }
         channel
-            .send_control(&ServerMessage::Status { wallet })
+            .send_control(&ServerMessage::Status {
+                wallet,
+                next_nonce: nonces.next_hex(),
+            })
             .await?;
         Ok(())
     }
@@ -348,6 +366,53 @@ fn unfreeze_access(
             ErrorCode::WalletFrozen,
             "wallet is frozen: log in again, then run a complete refresh",
         ))),
+    }
+}
+
+/// The nonces a ceremony starts with (docs/server.md, "Pipelined signing").
+pub(crate) struct Nonces {
+    pub(crate) device: Nonce,
+    /// The server nonce this socket issued ahead of time and the device's `start` named.
+    pub(crate) issued: Option<Nonce>,
+    /// The nonce to issue for the next ceremony, when the device asked for one.
+    pub(crate) next: Option<Nonce>,
+}
+
+impl Nonces {
+    fn for_start(
+        device: &str,
+        named: Option<&str>,
+        issued: Option<Nonce>,
+        pipeline: bool,
+    ) -> Result<Nonces, CeremonyError> {
+        let device = parse_nonce(device)?;
+        let issued = match named {
+            None => None,
+            // Only the nonce this socket issued, once: anything else could replay a session.
+            Some(named) => match issued {
+                Some(n) if hex::decode(named).is_ok_and(|b| b.as_slice() == n.0.as_slice()) => {
+                    Some(n)
+                }
+                _ => {
+                    return Err(CeremonyError::Protocol(
+                        "`start` names a server nonce this socket did not issue or already used",
+                    ));
+                }
+            },
+        };
+        let next = match pipeline {
+            true => Some(Nonce::generate().map_err(super::accept::mpc)?),
+            false => None,
+        };
+        Ok(Nonces {
+            device,
+            issued,
+            next,
+        })
+    }
+
+    pub(crate) fn next_hex(&self) -> Option<String> {
+        self.next.map(|n| hex::encode(n.0))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Signing: the server parses the payload and computes what is signed itself; the device's
 //! word on it is never taken.
 
-use tandem_mpc::{Nonce, Operation};
+use tandem_mpc::Operation;
 use tandem_proto::ceremony::ServerMessage;
 use tandem_proto::prepare::{Prepared, prepare};
 use tandem_proto::scheme::ChainScheme;
@@ -12,7 +12,7 @@ use super::accept::{accept, load_share, mpc};
 use super::channel::Channel;
 use super::driver::{Work, drive};
 use super::error::CeremonyError;
-use super::service::Ceremonies;
+use super::service::{Ceremonies, Nonces};
 use crate::wallets::{Access, CurrentShare, WalletRecord};
 
 pub(crate) async fn sign<S: ChainScheme>(
@@ -22,14 +22,14 @@ pub(crate) async fn sign<S: ChainScheme>(
     epoch: u64,
     (payload, device_input): (&SignPayload, Option<&str>),
     channel: &mut dyn Channel,
-    device_nonce: Nonce,
+    nonces: &Nonces,
 ) -> Result<SignResult, CeremonyError> {
     let prepared =
         prepare(payload, wallet.chain, &wallet.public_key).map_err(CeremonyError::Rejected)?;
     same_signing_input(&prepared, device_input)?;
     let share = load_share::<S>(svc, wallet, current, epoch, Access::Active)?;
     let protocol = S::protocol(Operation::Sign);
-    let ctx = accept(channel, protocol, &wallet.id, epoch, &device_nonce).await?;
+    let ctx = accept(channel, protocol, &wallet.id, epoch, nonces).await?;
     let message = S::message(prepared.signing_input()).map_err(CeremonyError::Rejected)?;
     let (ceremony, first) = S::sign(&share, ctx, message).map_err(mpc)?;
     drop(share);

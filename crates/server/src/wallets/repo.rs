@@ -281,6 +281,18 @@ impl Wallets {
         Ok(RefreshFence { version })
     }
 
+    /// The lie `server.lie.accepted_unfenced` (tests only): a fence for the wallet's current
+    /// version without bumping it or dropping earlier staged rows, so `accepted` is sent while
+    /// an earlier refresh could still commit.
+    pub async fn unfenced(&self, wallet: &WalletRecord) -> Result<RefreshFence, WalletError> {
+        let version: i64 = sqlx::query("SELECT version FROM wallets WHERE id = $1")
+            .bind(&wallet.id)
+            .fetch_one(self.store.pool())
+            .await?
+            .try_get("version")?;
+        Ok(RefreshFence { version })
+    }
+
     /// Why `wallet` is no longer active at the epoch the caller read.
     async fn why_not_at(&self, wallet: &WalletRecord) -> WalletError {
         match self.get(&wallet.user_id, &wallet.id).await {
