@@ -206,7 +206,8 @@ mod tests {
             serde_json::from_str(&json).unwrap_or(ClientMessage::Stored { public_key: None });
         assert_eq!(back, msg);
         // What older devices send still reads, with no pipelining asked for.
-        let old = r#"{"type":"start","device_nonce":"00","operation":{"kind":"status","wallet_id":"w"}}"#;
+        let old =
+            r#"{"type":"start","device_nonce":"00","operation":{"kind":"status","wallet_id":"w"}}"#;
         let read: ClientMessage =
             serde_json::from_str(old).unwrap_or(ClientMessage::Stored { public_key: None });
         assert!(matches!(

@@ -178,7 +178,10 @@ pub fn bounds(creation: &[Creation], signing: &[Point], rtt_ms: f64) -> Vec<Boun
     if rtt_ms > 0.0 {
         for (what, chain) in [
             ("EVM round trips per signature, concurrency 1", Chain::Evm),
-            ("Solana round trips per signature, concurrency 1", Chain::Solana),
+            (
+                "Solana round trips per signature, concurrency 1",
+                Chain::Solana,
+            ),
         ] {
             let flights = point(chain, 1).and_then(|p| p.device_flights_per_op);
             bounds.push(bound(what, 2.0, "", false, flights));

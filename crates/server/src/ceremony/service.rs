@@ -197,9 +197,7 @@ impl Ceremonies {
             }
             Operation::Keygen { chain } => {
                 let r = match chain {
-                    Chain::Evm => {
-                        keygen::keygen::<Secp256k1>(self, user_id, channel, nonces).await
-                    }
+                    Chain::Evm => keygen::keygen::<Secp256k1>(self, user_id, channel, nonces).await,
                     Chain::Solana => {
                         keygen::keygen::<Ed25519>(self, user_id, channel, nonces).await
                     }
@@ -278,26 +276,14 @@ impl Ceremonies {
                     Chain::Evm => {
                         let how = (mode, access);
                         refresh::refresh::<Secp256k1>(
-                            self,
-                            &wallet,
-                            current,
-                            epoch,
-                            how,
-                            channel,
-                            nonces,
+                            self, &wallet, current, epoch, how, channel, nonces,
                         )
                         .await
                     }
                     Chain::Solana => {
                         let how = (mode, access);
                         refresh::refresh::<Ed25519>(
-                            self,
-                            &wallet,
-                            current,
-                            epoch,
-                            how,
-                            channel,
-                            nonces,
+                            self, &wallet, current, epoch, how, channel, nonces,
                         )
                         .await
                     }
