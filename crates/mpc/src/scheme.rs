@@ -84,8 +84,10 @@ pub trait ShareSecret: Sized {
     fn public_key(&self) -> Vec<u8>;
     /// Which party this secret belongs to, as the library recorded it.
     fn role(&self) -> Option<Role>;
+    /// The encoding of the current share format version.
     fn encode(&self) -> Result<Vec<u8>>;
-    fn decode(bytes: &[u8]) -> Result<Self>;
+    /// Decodes what `encode` wrote under share format `format`.
+    fn decode(bytes: &[u8], format: u8) -> Result<Self>;
     /// Test-only: this party's secret key-share scalar (big-endian for secp256k1, as the
     /// library serialises it for Ed25519), for canary searches.
     #[cfg(feature = "testing")]

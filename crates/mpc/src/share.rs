@@ -8,6 +8,11 @@
 //!
 //! `format` is [`SHARE_FORMAT_VERSION`]; a decoder refuses versions it does not know, and
 //! every version ever written stays decodable (golden fixtures under `tests/fixtures`).
+//!
+//! Versions: 1, the libraries' own encodings; 2 (this one), the same for secp256k1, and for
+//! Ed25519 the signing share and the public package instead of FROST's key package, so that
+//! opening a share (on every signature, on both sides) does not re-validate five curve points
+//! (see `ed25519::secret`). An instance of an older release cannot open a version-2 share.
 
 use core::fmt;
 
@@ -19,7 +24,9 @@ use crate::role::Role;
 use crate::scheme::{Scheme, SchemeId, ShareSecret};
 
 pub const SHARE_MAGIC: &[u8; 4] = b"TDMS";
-pub const SHARE_FORMAT_VERSION: u8 = 1;
+pub const SHARE_FORMAT_VERSION: u8 = 2;
+/// The oldest format still decoded.
+const OLDEST_FORMAT_VERSION: u8 = 1;
 /// Largest encoded secret accepted (a DKLs23 share is ~52 KB).
 const MAX_SECRET_LEN: usize = 1 << 20;
 
@@ -126,7 +133,7 @@ impl<S: Scheme> KeyShare<S> {
         }
         let head = take(4)?;
         let (version, kind, scheme, role) = (head[0], head[1], head[2], head[3]);
-        if version != SHARE_FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=SHARE_FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion(version));
         }
         if kind != want as u8 {
@@ -154,7 +161,7 @@ impl<S: Scheme> KeyShare<S> {
         if len > MAX_SECRET_LEN {
             return Err(Error::Malformed("share secret too large"));
         }
-        let secret = S::Secret::decode(take(len)?)?;
+        let secret = S::Secret::decode(take(len)?, version)?;
         if !r.is_empty() {
             return Err(Error::Malformed("trailing bytes after share"));
         }

@@ -48,6 +48,24 @@ fn golden_shares_v1_decode_and_sign() {
 }
 
 #[test]
+fn golden_shares_v2_decode_and_sign() {
+    check_golden::<tandem_mpc::ecdsa::Secp256k1>(2);
+    check_golden::<tandem_mpc::ed25519::Ed25519>(2);
+}
+
+/// A v1 share re-encoded is written in the current format and decodes to the same share.
+#[test]
+fn v1_shares_re_encode_in_the_current_format() {
+    let v1 = std::fs::read(dir(1).join("ed25519-device.share")).unwrap();
+    let share = KeyShare::<tandem_mpc::ed25519::Ed25519>::from_bytes(&v1).unwrap();
+    let again = share.to_bytes().unwrap();
+    assert_eq!(again[4], SHARE_FORMAT_VERSION);
+    let back = KeyShare::<tandem_mpc::ed25519::Ed25519>::from_bytes(&again).unwrap();
+    assert_eq!(back.public_key(), share.public_key());
+    assert_eq!(back.role(), share.role());
+}
+
+#[test]
 fn a_golden_fixture_exists_for_the_current_format() {
     assert!(
         dir(SHARE_FORMAT_VERSION).is_dir(),

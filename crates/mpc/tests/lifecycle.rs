@@ -125,13 +125,16 @@ fn codec_round_trip_and_versioning<S: Suite>() {
         msg.as_ref(),
         &sig
     ));
-    // Unknown format version.
-    let mut future = bytes.to_vec();
-    future[4] = 2;
-    assert_eq!(
-        KeyShare::<S>::from_bytes(&future).unwrap_err(),
-        tandem_mpc::Error::UnsupportedVersion(2)
-    );
+    // Unknown format versions: the next one, and 0.
+    let next = tandem_mpc::SHARE_FORMAT_VERSION + 1;
+    for version in [next, 0] {
+        let mut unknown = bytes.to_vec();
+        unknown[4] = version;
+        assert_eq!(
+            KeyShare::<S>::from_bytes(&unknown).unwrap_err(),
+            tandem_mpc::Error::UnsupportedVersion(version)
+        );
+    }
     // Truncations and trailing bytes are refused.
     for len in [0, 3, 8, 30, bytes.len() - 1] {
         assert!(KeyShare::<S>::from_bytes(&bytes[..len]).is_err());

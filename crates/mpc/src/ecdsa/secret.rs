@@ -28,7 +28,8 @@ impl ShareSecret for EcdsaSecret {
         postcard::to_allocvec(&self.0).map_err(|_| Error::aborted("share serialisation failed"))
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self> {
+    // The same encoding in every share format version so far.
+    fn decode(bytes: &[u8], _format: u8) -> Result<Self> {
         let party: Party<Curve> = decode_body(bytes)?;
         if party.parameters.threshold != 2 || party.parameters.share_count != 2 {
             return Err(Error::Malformed("share is not 2-of-2"));
