@@ -822,7 +822,9 @@ async fn stalled_ceremonies_are_reaped_and_the_per_user_cap_holds() {
             reaped_after >= round && reaped_after < round * 3,
             "{reaped_after:?}"
         );
-        println!("I4 wave {wave}: {SOCKETS} starts, {accepted} admitted, reaped after {reaped_after:?}");
+        println!(
+            "I4 wave {wave}: {SOCKETS} starts, {accepted} admitted, reaped after {reaped_after:?}"
+        );
     }
 
     // Sockets that never send `start` (half-open ceremonies) are closed at the round timeout.
@@ -830,11 +832,9 @@ async fn stalled_ceremonies_are_reaped_and_the_per_user_cap_holds() {
     for _ in 0..SOCKETS {
         idle.push(Raw::connect(&server.url, &token).await);
     }
-    let codes = futures_util::future::join_all(
-        idle.iter_mut()
-            .map(|raw| closed_by_server(raw, round * 3)),
-    )
-    .await;
+    let codes =
+        futures_util::future::join_all(idle.iter_mut().map(|raw| closed_by_server(raw, round * 3)))
+            .await;
     for code in codes {
         assert_eq!(code.as_deref(), Some("ceremony_timeout"));
     }

@@ -857,23 +857,100 @@ async fn strict_json_on_every_route_and_on_the_ceremony_socket() {
 
     // (route, token, body, what the message must say, the field it must name)
     let cases: Vec<(&str, Option<&str>, String, &str, Option<&str>)> = vec![
-        ("/v1/auth/email/start", None, format!(r#"{{"email":"{email}","role":"admin"}}"#), "unknown field `role`", Some("role")),
-        ("/v1/auth/email/start", None, format!(r#"{{"email":"{email}","email":"x@example.test"}}"#), "duplicate key `email`", Some("email")),
-        ("/v1/auth/email/start", None, format!(r#"{{"email":{}}}"#, deep(200)), "nested too deeply", None),
-        ("/v1/auth/email/start", None, format!(r#"{{"email":"{email}"}} {{"email":"{email}"}}"#), "trailing", None),
-        ("/v1/auth/email/verify", None, r#"{"attempt_id":"a","code":"123456","user_id":"u1"}"#.into(), "unknown field `user_id`", Some("user_id")),
-        ("/v1/auth/email/verify", None, r#"{"attempt_id":"a","code":"123456","code":"654321"}"#.into(), "duplicate key `code`", Some("code")),
-        (&preview, Some(&token), r#"{"kind":"evm_message","message":"x","signer":"0x00"}"#.into(), "unknown field `signer`", Some("signer")),
-        (&preview, Some(&token), r#"{"kind":"evm_message","kind":"solana_message","message":"x"}"#.into(), "duplicate key `kind`", Some("kind")),
-        (&preview, Some(&token), r#"{"kind":"evm_message","message":"x","message":"y"}"#.into(), "duplicate key `message`", Some("message")),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":"{email}","role":"admin"}}"#),
+            "unknown field `role`",
+            Some("role"),
+        ),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":"{email}","email":"x@example.test"}}"#),
+            "duplicate key `email`",
+            Some("email"),
+        ),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":{}}}"#, deep(200)),
+            "nested too deeply",
+            None,
+        ),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":"{email}"}} {{"email":"{email}"}}"#),
+            "trailing",
+            None,
+        ),
+        (
+            "/v1/auth/email/verify",
+            None,
+            r#"{"attempt_id":"a","code":"123456","user_id":"u1"}"#.into(),
+            "unknown field `user_id`",
+            Some("user_id"),
+        ),
+        (
+            "/v1/auth/email/verify",
+            None,
+            r#"{"attempt_id":"a","code":"123456","code":"654321"}"#.into(),
+            "duplicate key `code`",
+            Some("code"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            r#"{"kind":"evm_message","message":"x","signer":"0x00"}"#.into(),
+            "unknown field `signer`",
+            Some("signer"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            r#"{"kind":"evm_message","kind":"solana_message","message":"x"}"#.into(),
+            "duplicate key `kind`",
+            Some("kind"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            r#"{"kind":"evm_message","message":"x","message":"y"}"#.into(),
+            "duplicate key `message`",
+            Some("message"),
+        ),
         // Inside free-form typed data, where serde_json alone would keep the last value.
-        (&preview, Some(&token), typed(r#"{"name":"Good","name":"Evil"}"#), "duplicate key `name`", Some("typed_data.domain.name")),
-        (&preview, Some(&token), typed(&format!(r#"{{"name":{}}}"#, deep(150))), "nested too deeply", None),
-        (&preview, Some(&token), deep(100_000), "nested too deeply", None),
+        (
+            &preview,
+            Some(&token),
+            typed(r#"{"name":"Good","name":"Evil"}"#),
+            "duplicate key `name`",
+            Some("typed_data.domain.name"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            typed(&format!(r#"{{"name":{}}}"#, deep(150))),
+            "nested too deeply",
+            None,
+        ),
+        (
+            &preview,
+            Some(&token),
+            deep(100_000),
+            "nested too deeply",
+            None,
+        ),
     ];
     for (route, auth, body, says, field) in cases {
         let r = http
-            .send(reqwest::Method::POST, route, auth, Some(body.clone().into_bytes()))
+            .send(
+                reqwest::Method::POST,
+                route,
+                auth,
+                Some(body.clone().into_bytes()),
+            )
             .await;
         let brief = &body[..body.len().min(120)];
         assert_eq!(
@@ -893,19 +970,57 @@ async fn strict_json_on_every_route_and_on_the_ceremony_socket() {
 
     // The same on the ceremony socket: each bad `start` gets `failed` naming the problem.
     let start = |operation: &str| {
-        format!(r#"{{"type":"start","device_nonce":"{}","operation":{operation}}}"#, "33".repeat(32))
+        format!(
+            r#"{{"type":"start","device_nonce":"{}","operation":{operation}}}"#,
+            "33".repeat(32)
+        )
     };
     let sign_op = |payload: &str| {
         format!(r#"{{"kind":"sign","wallet_id":"{id}","epoch":0,"payload":{payload}}}"#)
     };
     let socket_cases: Vec<(String, &str, Option<&str>)> = vec![
-        (start(r#"{"kind":"keygen","chain":"evm"}"#).replace(r#"{"type":"start","#, r#"{"type":"start","role":"admin","#), "unknown field `role`", Some("role")),
-        (start(r#"{"kind":"keygen","chain":"evm","owner":"someone"}"#), "unknown field `owner`", None),
-        (start(r#"{"kind":"keygen","chain":"evm"}"#).replace(r#"{"type":"start","#, r#"{"type":"start","type":"stored","#), "duplicate key `type`", Some("type")),
-        (start(r#"{"kind":"keygen","chain":"evm","chain":"solana"}"#), "duplicate key `chain`", Some("operation.chain")),
-        (start(&sign_op(r#"{"kind":"evm_message","message":"a","message":"b"}"#)), "duplicate key `message`", Some("operation.payload.message")),
-        (start(&sign_op(&typed(r#"{"name":"Good","name":"Evil"}"#))), "duplicate key `name`", Some("operation.payload.typed_data.domain.name")),
-        (start(&sign_op(&format!(r#"{{"kind":"evm_message","message":{}}}"#, deep(200)))), "nested too deeply", None),
+        (
+            start(r#"{"kind":"keygen","chain":"evm"}"#)
+                .replace(r#"{"type":"start","#, r#"{"type":"start","role":"admin","#),
+            "unknown field `role`",
+            Some("role"),
+        ),
+        (
+            start(r#"{"kind":"keygen","chain":"evm","owner":"someone"}"#),
+            "unknown field `owner`",
+            None,
+        ),
+        (
+            start(r#"{"kind":"keygen","chain":"evm"}"#)
+                .replace(r#"{"type":"start","#, r#"{"type":"start","type":"stored","#),
+            "duplicate key `type`",
+            Some("type"),
+        ),
+        (
+            start(r#"{"kind":"keygen","chain":"evm","chain":"solana"}"#),
+            "duplicate key `chain`",
+            Some("operation.chain"),
+        ),
+        (
+            start(&sign_op(
+                r#"{"kind":"evm_message","message":"a","message":"b"}"#,
+            )),
+            "duplicate key `message`",
+            Some("operation.payload.message"),
+        ),
+        (
+            start(&sign_op(&typed(r#"{"name":"Good","name":"Evil"}"#))),
+            "duplicate key `name`",
+            Some("operation.payload.typed_data.domain.name"),
+        ),
+        (
+            start(&sign_op(&format!(
+                r#"{{"kind":"evm_message","message":{}}}"#,
+                deep(200)
+            ))),
+            "nested too deeply",
+            None,
+        ),
     ];
     for (message, says, field) in socket_cases {
         let mut raw = common::raw::Raw::connect(&server.url, &token).await;
@@ -913,20 +1028,28 @@ async fn strict_json_on_every_route_and_on_the_ceremony_socket() {
         let reply = raw.next_control().await.expect("an answer");
         let brief = &message[..message.len().min(120)];
         assert_eq!(reply["type"], "failed", "{brief}: {reply}");
-        assert_eq!(reply["error"]["code"], "invalid_request", "{brief}: {reply}");
+        assert_eq!(
+            reply["error"]["code"], "invalid_request",
+            "{brief}: {reply}"
+        );
         let text = reply["error"]["message"].as_str().unwrap_or_default();
         assert!(text.contains(says), "{brief}: {reply}");
         if let Some(field) = field {
             assert_eq!(reply["error"]["field"], field, "{brief}: {reply}");
         }
-        assert!(raw.next().await.is_none(), "socket left open after `failed`");
+        assert!(
+            raw.next().await.is_none(),
+            "socket left open after `failed`"
+        );
     }
 
     // Nothing was created or moved; the server is up and never panicked.
     let list = cli.json(&["wallet", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["epoch"], 0);
-    let r = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    let r = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!server.log().contains("panicked"));
 }

@@ -484,7 +484,10 @@ impl Harness {
     /// After a crash mid-signature: nothing changed on either side, and the wallet signs.
     async fn check_after_sign_crash(&self, before: &WalletInfo, failpoint: &str) {
         let device = self.device().await;
-        assert!(bounded(device.reconcile()).await.unwrap().is_empty(), "{failpoint}");
+        assert!(
+            bounded(device.reconcile()).await.unwrap().is_empty(),
+            "{failpoint}"
+        );
         let wallet = device.api().wallet(&before.id).await.unwrap();
         assert_eq!(
             (wallet.epoch, wallet.status, &wallet.public_key),

@@ -178,7 +178,10 @@ mod pair {
                 t: 1,
                 p: 1,
             };
-            Device::new(api, ShareStore::open_with(store, "two instances", cheap).unwrap())
+            Device::new(
+                api,
+                ShareStore::open_with(store, "two instances", cheap).unwrap(),
+            )
         }
 
         pub async fn db(&self) -> tandem_server::store::Store {
@@ -261,10 +264,8 @@ async fn edge_concurrent_signatures_on_one_wallet_across_instances() {
         let (on_a, on_b) = (&on_a, &on_b);
         async move {
             let (ta, tb) = (format!("pair {i} via A"), format!("pair {i} via B"));
-            let ((ra, da), (rb, db)) = tokio::join!(
-                pair::sign(on_a, wallet, &ta),
-                pair::sign(on_b, wallet, &tb)
-            );
+            let ((ra, da), (rb, db)) =
+                tokio::join!(pair::sign(on_a, wallet, &ta), pair::sign(on_b, wallet, &tb));
             let ra = ra.unwrap_or_else(|e| panic!("{ta}: {e}"));
             let rb = rb.unwrap_or_else(|e| panic!("{tb}: {e}"));
             (
@@ -335,7 +336,11 @@ async fn edge_otp_budgets_are_shared_between_instances() {
     // Sends: A, B, A, B all go out; the next one is refused on either instance.
     let mut attempts = Vec::new();
     for i in 0..SENDS {
-        let (server, http) = if i % 2 == 0 { (&a, &http_a) } else { (&b, &http_b) };
+        let (server, http) = if i % 2 == 0 {
+            (&a, &http_a)
+        } else {
+            (&b, &http_b)
+        };
         let r = http.post("/v1/auth/email/start", None, body.clone()).await;
         assert_eq!(r.status, 200, "send {i}: {}", r.body);
         let code = server.login_code(&email);
@@ -452,7 +457,9 @@ async fn edge_signing_racing_refresh_never_mixes_epochs() {
             .await;
         refreshes.await.unwrap();
         let released = outcomes.iter().filter(|ok| **ok).count();
-        println!("X3 {chain:?}: {released}/{SIGNS} signatures released during {REFRESHES} refreshes");
+        println!(
+            "X3 {chain:?}: {released}/{SIGNS} signatures released during {REFRESHES} refreshes"
+        );
         assert!(released > 0, "no signature got through");
 
         // Device and database agree: the last epoch, one current share, nothing staged.
@@ -465,9 +472,15 @@ async fn edge_signing_racing_refresh_never_mixes_epochs() {
             .unwrap();
         store_db.close().await;
         assert_eq!(rows.len(), 1, "{rows:?}");
-        assert_eq!((rows[0].epoch, rows[0].state.as_str()), (REFRESHES, "current"));
+        assert_eq!(
+            (rows[0].epoch, rows[0].state.as_str()),
+            (REFRESHES, "current")
+        );
         let now = on_b.wallet(&wallet.id).await.unwrap();
-        assert_eq!((now.epoch, &now.public_key), (REFRESHES, &wallet.public_key));
+        assert_eq!(
+            (now.epoch, &now.public_key),
+            (REFRESHES, &wallet.public_key)
+        );
         for device in [&on_a, &on_b] {
             let (r, _) = pair::sign(device, &wallet, "after the race").await;
             pair::verified(&wallet, "after the race", &r.unwrap());

@@ -102,13 +102,31 @@ pub fn signing_fields() -> Vec<(SignField, &'static [Mutation])> {
         (f(EcdsaSign, 2, "instance_point"), &Mutation::POINTS),
         (f(EcdsaSign, 2, "psi"), &Mutation::SCALARS),
         (f(EcdsaSign, 2, "salt"), &Mutation::LENGTHS),
-        (f(EcdsaSign, 2, "mul_transmit.vector_of_tau"), &Mutation::LENGTHS),
-        (f(EcdsaSign, 2, "mul_transmit.vector_of_tau[0]"), &Mutation::LENGTHS),
-        (f(EcdsaSign, 2, "mul_transmit.vector_of_tau[0][0]"), &Mutation::SCALARS),
+        (
+            f(EcdsaSign, 2, "mul_transmit.vector_of_tau"),
+            &Mutation::LENGTHS,
+        ),
+        (
+            f(EcdsaSign, 2, "mul_transmit.vector_of_tau[0]"),
+            &Mutation::LENGTHS,
+        ),
+        (
+            f(EcdsaSign, 2, "mul_transmit.vector_of_tau[0][0]"),
+            &Mutation::SCALARS,
+        ),
         (f(EcdsaSign, 2, "mul_transmit.verify_u"), &Mutation::LENGTHS),
-        (f(EcdsaSign, 2, "mul_transmit.verify_u[0]"), &Mutation::SCALARS),
-        (f(EcdsaSign, 2, "mul_transmit.gamma_sender"), &Mutation::LENGTHS),
-        (f(EcdsaSign, 2, "mul_transmit.gamma_sender[0]"), &Mutation::SCALARS),
+        (
+            f(EcdsaSign, 2, "mul_transmit.verify_u[0]"),
+            &Mutation::SCALARS,
+        ),
+        (
+            f(EcdsaSign, 2, "mul_transmit.gamma_sender"),
+            &Mutation::LENGTHS,
+        ),
+        (
+            f(EcdsaSign, 2, "mul_transmit.gamma_sender[0]"),
+            &Mutation::SCALARS,
+        ),
         // Round 3: the signature shares.
         (f(EcdsaSign, 3, "u"), &Mutation::SCALARS),
         (f(EcdsaSign, 3, "w"), &Mutation::SCALARS),
