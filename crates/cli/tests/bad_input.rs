@@ -856,7 +856,8 @@ async fn strict_json_on_every_route_and_on_the_ceremony_socket() {
     };
 
     // (route, token, body, what the message must say, the field it must name)
-    let cases: Vec<(&str, Option<&str>, String, &str, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Option<&'a str>, String, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "/v1/auth/email/start",
             None,
