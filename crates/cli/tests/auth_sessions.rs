@@ -677,3 +677,179 @@ async fn data_at_rest_is_private_and_sealed() {
     let err = Server::refused(&backend, &dir, &ServerOptions::default());
     assert!(err.contains("data-at-rest key"), "{err}");
 }
+
+/// Security bar K4: a refresh asked for without the owner's live session (no session,
+/// another user's, the owner's once revoked or expired) is refused before anything is staged:
+/// the database still holds the one current share at epoch 0. The owner's live session then
+/// refreshes, so the refusals are not an accident of the setup.
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_without_the_owners_live_session_creates_nothing() {
+    let server = Server::start(&Backend::Sqlite);
+    server.set_time(T0);
+    let http = Http::new(&server);
+    let owner = unique_email("k4-owner");
+    let cli = common::Cli::new(&server);
+    cli.login(&server, &owner);
+    let wallet = cli.json(&["wallet", "create", "--chain", "evm"]);
+    let id = wallet["id"].as_str().unwrap().to_owned();
+    let refresh = |mode: &str| {
+        json!({"type": "start", "device_nonce": "22".repeat(32),
+            "operation": {"kind": "refresh", "wallet_id": id, "epoch": 0, "mode": mode}})
+    };
+
+    // No session, or a garbage one: the upgrade itself is refused.
+    assert_eq!(upgrade_status(&server.url, "tdm_garbage").await, 401);
+    // Another user's live session: the wallet does not exist for them, in either mode.
+    let intruder = http.login(&server, &unique_email("k4-intruder")).await;
+    for mode in ["fast", "complete"] {
+        let mut raw = Raw::connect(&server.url, &intruder).await;
+        raw.control(refresh(mode)).await;
+        assert_eq!(
+            raw.failure_code().await.as_deref(),
+            Some("wallet_not_found"),
+            "{mode}"
+        );
+    }
+    // The owner's session, logged out: no socket.
+    let revoked = http.login(&server, &owner).await;
+    let r = http
+        .post("/v1/session/logout", Some(&revoked), json!({}))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(upgrade_status(&server.url, &revoked).await, 401);
+    // The owner's session, expired while its socket was open.
+    let expiring = http.login(&server, &owner).await;
+    let mut raw = Raw::connect(&server.url, &expiring).await;
+    server.set_time(T0 + 24 * 60 * MIN);
+    raw.control(refresh("fast")).await;
+    assert_eq!(raw.failure_code().await.as_deref(), Some("session_expired"));
+
+    // Nothing was staged and the epoch did not move.
+    let db = db_store(&Backend::Sqlite, &server.data_dir).await;
+    let rows = tandem_server::wallets::testing::share_rows(&db, &id)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].epoch, rows[0].state.as_str()), (0, "current"));
+
+    cli.login(&server, &owner);
+    let refreshed = cli.json(&["wallet", "refresh", &id]);
+    assert_eq!(refreshed["epoch"], 1);
+    let rows = tandem_server::wallets::testing::share_rows(&db, &id)
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), rows[0].epoch), (1, 1), "{rows:?}");
+    db.close().await;
+}
+
+/// Resident set of a process, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Security bar I4: ceremonies that stall after `start` (the device never sends its next
+/// round) and sockets left open without a `start` are reaped at the round timeout and give
+/// their slots back; the per-user cap holds under many concurrent starts; another user is
+/// served meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_ceremonies_are_reaped_and_the_per_user_cap_holds() {
+    const CAP: usize = 4;
+    const SOCKETS: usize = 60;
+    let round = Duration::from_secs(2);
+    let server = Server::start_with(
+        &Backend::Sqlite,
+        env(&[
+            ("TANDEM_LIMITS__ROUND_TIMEOUT_SECS", "2"),
+            ("TANDEM_LIMITS__MAX_CEREMONIES_PER_USER", "4"),
+            ("TANDEM_LIMITS__MAX_SOCKETS_PER_SESSION", "100"),
+            ("TANDEM_LIMITS__MAX_SOCKETS_PER_USER", "100"),
+        ]),
+    );
+    let http = Http::new(&server);
+    let token = http.login(&server, &unique_email("stall")).await;
+    let bystander = http.login(&server, &unique_email("bystander")).await;
+    let baseline = rss_kib(server.pid());
+
+    for wave in 0..2 {
+        // Many sockets, each starting a keygen at once and then never answering.
+        let mut sockets = Vec::new();
+        for _ in 0..SOCKETS {
+            sockets.push(Raw::connect(&server.url, &token).await);
+        }
+        let started = Instant::now();
+        let replies = futures_util::future::join_all(sockets.iter_mut().map(|raw| async move {
+            raw.control(keygen_start()).await;
+            raw.next_control().await
+        }))
+        .await;
+        let mut accepted = 0;
+        for reply in &replies {
+            let reply = reply.as_ref().expect("a reply to `start`");
+            match reply["type"].as_str() {
+                Some("accepted") => accepted += 1,
+                Some("failed") => {
+                    assert_eq!(reply["error"]["code"], "too_many_ceremonies", "{reply}")
+                }
+                _ => panic!("{reply}"),
+            }
+        }
+        assert_eq!(accepted, CAP, "wave {wave}: the per-user cap did not hold");
+        // Another user is not held up by this user's stalled ceremonies.
+        let mut other = Raw::connect(&server.url, &bystander).await;
+        other.control(keygen_start()).await;
+        assert_eq!(other.next_control().await.unwrap()["type"], "accepted");
+        drop(other);
+
+        // Every stalled ceremony ends at the round timeout, telling the device why.
+        let ended = futures_util::future::join_all(
+            sockets
+                .iter_mut()
+                .zip(&replies)
+                .filter(|(_, r)| r.as_ref().is_some_and(|r| r["type"] == "accepted"))
+                .map(|(raw, _)| closed_by_server(raw, round * 3)),
+        )
+        .await;
+        for code in ended {
+            assert_eq!(code.as_deref(), Some("ceremony_timeout"));
+        }
+        let reaped_after = started.elapsed();
+        assert!(
+            reaped_after >= round && reaped_after < round * 3,
+            "{reaped_after:?}"
+        );
+        println!(
+            "I4 wave {wave}: {SOCKETS} starts, {accepted} admitted, reaped after {reaped_after:?}"
+        );
+    }
+
+    // Sockets that never send `start` (half-open ceremonies) are closed at the round timeout.
+    let mut idle = Vec::new();
+    for _ in 0..SOCKETS {
+        idle.push(Raw::connect(&server.url, &token).await);
+    }
+    let codes =
+        futures_util::future::join_all(idle.iter_mut().map(|raw| closed_by_server(raw, round * 3)))
+            .await;
+    for code in codes {
+        assert_eq!(code.as_deref(), Some("ceremony_timeout"));
+    }
+
+    // Every slot is free again: the cap's worth of new ceremonies is admitted.
+    let mut fresh = Vec::new();
+    for _ in 0..CAP {
+        let mut raw = Raw::connect(&server.url, &token).await;
+        raw.control(keygen_start()).await;
+        assert_eq!(raw.next_control().await.unwrap()["type"], "accepted");
+        fresh.push(raw);
+    }
+    drop(fresh);
+    let after = rss_kib(server.pid());
+    println!("I4: server RSS {baseline} KiB before, {after} KiB after the stalls");
+    assert!(after < baseline + 64 * 1024, "{baseline} -> {after} KiB");
+    assert!(!server.log().contains("panicked"));
+}

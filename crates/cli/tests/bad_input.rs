@@ -831,3 +831,226 @@ async fn edge_metrics_placement_and_response_headers() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// Security bar I2: every JSON route and the ceremony socket's control messages refuse
+/// unknown fields (a mass-assignment attempt included), repeated keys at any depth and deep
+/// nesting with a 400 / `invalid_request` naming the problem and the field; nothing is
+/// created, and the server stays up. (`/v1/session/refresh` and `/logout` read no body.)
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_json_on_every_route_and_on_the_ceremony_socket() {
+    use tandem_proto::channel::Kind;
+    let server = Server::start(&Backend::Sqlite);
+    let cli = Cli::new(&server);
+    let email = unique_email("strict");
+    cli.login(&server, &email);
+    let evm = cli.json(&["wallet", "create", "--chain", "evm"]);
+    let id = evm["id"].as_str().unwrap();
+    let token = cli.token();
+    let http = Http::new(&server);
+    let preview = format!("/v1/wallets/{id}/preview");
+    let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+    let typed = |inner: &str| {
+        format!(
+            r#"{{"kind":"evm_typed_data","typed_data":{{"types":{{"EIP712Domain":[]}},"primaryType":"EIP712Domain","domain":{inner},"message":{{}}}}}}"#
+        )
+    };
+
+    // (route, token, body, what the message must say, the field it must name)
+    type Case<'a> = (&'a str, Option<&'a str>, String, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":"{email}","role":"admin"}}"#),
+            "unknown field `role`",
+            Some("role"),
+        ),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":"{email}","email":"x@example.test"}}"#),
+            "duplicate key `email`",
+            Some("email"),
+        ),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":{}}}"#, deep(200)),
+            "nested too deeply",
+            None,
+        ),
+        (
+            "/v1/auth/email/start",
+            None,
+            format!(r#"{{"email":"{email}"}} {{"email":"{email}"}}"#),
+            "trailing",
+            None,
+        ),
+        (
+            "/v1/auth/email/verify",
+            None,
+            r#"{"attempt_id":"a","code":"123456","user_id":"u1"}"#.into(),
+            "unknown field `user_id`",
+            Some("user_id"),
+        ),
+        (
+            "/v1/auth/email/verify",
+            None,
+            r#"{"attempt_id":"a","code":"123456","code":"654321"}"#.into(),
+            "duplicate key `code`",
+            Some("code"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            r#"{"kind":"evm_message","message":"x","signer":"0x00"}"#.into(),
+            "unknown field `signer`",
+            Some("signer"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            r#"{"kind":"evm_message","kind":"solana_message","message":"x"}"#.into(),
+            "duplicate key `kind`",
+            Some("kind"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            r#"{"kind":"evm_message","message":"x","message":"y"}"#.into(),
+            "duplicate key `message`",
+            Some("message"),
+        ),
+        // Inside free-form typed data, where serde_json alone would keep the last value.
+        (
+            &preview,
+            Some(&token),
+            typed(r#"{"name":"Good","name":"Evil"}"#),
+            "duplicate key `name`",
+            Some("typed_data.domain.name"),
+        ),
+        (
+            &preview,
+            Some(&token),
+            typed(&format!(r#"{{"name":{}}}"#, deep(150))),
+            "nested too deeply",
+            None,
+        ),
+        (
+            &preview,
+            Some(&token),
+            deep(100_000),
+            "nested too deeply",
+            None,
+        ),
+    ];
+    for (route, auth, body, says, field) in cases {
+        let r = http
+            .send(
+                reqwest::Method::POST,
+                route,
+                auth,
+                Some(body.clone().into_bytes()),
+            )
+            .await;
+        let brief = &body[..body.len().min(120)];
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{route} {brief}: {}",
+            r.body
+        );
+        let message = r.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{route} {brief}: {}", r.body);
+        if let Some(field) = field {
+            assert_eq!(r.body["field"], field, "{route} {brief}: {}", r.body);
+        }
+    }
+    // None of those logged in or sent anything.
+    assert_eq!(server.code_count(&email), 1);
+
+    // The same on the ceremony socket: each bad `start` gets `failed` naming the problem.
+    let start = |operation: &str| {
+        format!(
+            r#"{{"type":"start","device_nonce":"{}","operation":{operation}}}"#,
+            "33".repeat(32)
+        )
+    };
+    let sign_op = |payload: &str| {
+        format!(r#"{{"kind":"sign","wallet_id":"{id}","epoch":0,"payload":{payload}}}"#)
+    };
+    let socket_cases: Vec<(String, &str, Option<&str>)> = vec![
+        (
+            start(r#"{"kind":"keygen","chain":"evm"}"#)
+                .replace(r#"{"type":"start","#, r#"{"type":"start","role":"admin","#),
+            "unknown field `role`",
+            Some("role"),
+        ),
+        (
+            start(r#"{"kind":"keygen","chain":"evm","owner":"someone"}"#),
+            "unknown field `owner`",
+            None,
+        ),
+        (
+            start(r#"{"kind":"keygen","chain":"evm"}"#)
+                .replace(r#"{"type":"start","#, r#"{"type":"start","type":"stored","#),
+            "duplicate key `type`",
+            Some("type"),
+        ),
+        (
+            start(r#"{"kind":"keygen","chain":"evm","chain":"solana"}"#),
+            "duplicate key `chain`",
+            Some("operation.chain"),
+        ),
+        (
+            start(&sign_op(
+                r#"{"kind":"evm_message","message":"a","message":"b"}"#,
+            )),
+            "duplicate key `message`",
+            Some("operation.payload.message"),
+        ),
+        (
+            start(&sign_op(&typed(r#"{"name":"Good","name":"Evil"}"#))),
+            "duplicate key `name`",
+            Some("operation.payload.typed_data.domain.name"),
+        ),
+        (
+            start(&sign_op(&format!(
+                r#"{{"kind":"evm_message","message":{}}}"#,
+                deep(200)
+            ))),
+            "nested too deeply",
+            None,
+        ),
+    ];
+    for (message, says, field) in socket_cases {
+        let mut raw = common::raw::Raw::connect(&server.url, &token).await;
+        raw.send(Kind::Control, message.as_bytes()).await;
+        let reply = raw.next_control().await.expect("an answer");
+        let brief = &message[..message.len().min(120)];
+        assert_eq!(reply["type"], "failed", "{brief}: {reply}");
+        assert_eq!(
+            reply["error"]["code"], "invalid_request",
+            "{brief}: {reply}"
+        );
+        let text = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(text.contains(says), "{brief}: {reply}");
+        if let Some(field) = field {
+            assert_eq!(reply["error"]["field"], field, "{brief}: {reply}");
+        }
+        assert!(
+            raw.next().await.is_none(),
+            "socket left open after `failed`"
+        );
+    }
+
+    // Nothing was created or moved; the server is up and never panicked.
+    let list = cli.json(&["wallet", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["epoch"], 0);
+    let r = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!server.log().contains("panicked"));
+}

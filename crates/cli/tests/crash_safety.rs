@@ -10,6 +10,9 @@
 //!   share gone after a commit); the device's current share is of that epoch; a further
 //!   refresh and signature succeed.
 //!
+//! Signing (security bar C2) persists nothing: the server is killed at each of its steps and
+//! the check is that nothing changed and the wallet signs again.
+//!
 //! Server cases run on SQLite and PostgreSQL (skipped with a reason when PostgreSQL is
 //! unreachable, unless `TANDEM_REQUIRE_PEERS=1`); device cases on SQLite.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -62,6 +65,15 @@ const SERVER_REFRESH: &[(&str, bool)] = &[
     ("server.refresh.before_reply", true),
 ];
 
+/// Signing steps (security bar C2) and whether the signature may already have reached the
+/// device when the server dies there.
+const SERVER_SIGN: &[(&str, bool)] = &[
+    ("server.sign.after_accept", false),
+    ("server.sign.after_rounds", false),
+    ("server.sign.before_reply", false),
+    ("server.sign.after_reply", true),
+];
+
 const CLIENT_KEYGEN: &[(&str, Keygen)] = &[
     ("client.keygen.before_store", Keygen::Nothing),
     ("client.keygen.after_store", Keygen::Nothing),
@@ -80,6 +92,7 @@ const CLIENT_REFRESH: &[(&str, bool)] = &[
 fn every_failpoint_is_in_the_matrix() {
     let mut tested: Vec<&str> = SERVER_KEYGEN.iter().map(|c| c.0).collect();
     tested.extend(SERVER_REFRESH.iter().map(|c| c.0));
+    tested.extend(SERVER_SIGN.iter().map(|c| c.0));
     let mut declared = tandem_server::failpoints::SERVER_FAILPOINTS.to_vec();
     assert_eq!(tested, declared);
     tested = CLIENT_KEYGEN.iter().map(|c| c.0).collect();
@@ -110,6 +123,44 @@ async fn server_killed_during_refresh() {
     common::each_backend(|backend| async move {
         for &(failpoint, committed) in SERVER_REFRESH {
             server_refresh_case(&backend, failpoint, committed).await;
+        }
+    })
+    .await;
+}
+
+/// C2: the server killed at every step of a signature, on both chains. Signing persists
+/// nothing, so after a restart nothing may be left: the wallet active at the same epoch with
+/// its one current share row, the device's share unlocked and unstaged, and the wallet signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_during_signing() {
+    let _shared = FAILPOINT_REGISTRY.read().await;
+    common::each_backend(|backend| async move {
+        let mut h = Harness::start(&backend, ServerOptions::default()).await;
+        let wallets = h.two_wallets().await;
+        for &(failpoint, may_release) in SERVER_SIGN {
+            for wallet in &wallets {
+                h.restart(armed(failpoint));
+                let device = h.device().await;
+                let text = format!("killed at {failpoint}");
+                match bounded(device.sign(&wallet.id, &payload(wallet, &text), None)).await {
+                    Ok(r) => {
+                        assert!(may_release, "{failpoint}: signed although the server died");
+                        verify(wallet, &text, &r.signature);
+                    }
+                    Err(e) => assert!(
+                        !matches!(e, tandem_client::ClientError::Cheating(_)),
+                        "{failpoint}: {e}"
+                    ),
+                }
+                assert!(
+                    !device.is_locked(&wallet.id).unwrap(),
+                    "{failpoint}: a crash locked the device's share"
+                );
+                drop(device);
+                h.expect_killed_at(failpoint);
+                h.restart(ServerOptions::default());
+                h.check_after_sign_crash(wallet, failpoint).await;
+            }
         }
     })
     .await;
@@ -430,6 +481,28 @@ impl Harness {
         sign_and_verify(&device, &again, &format!("refreshed after {failpoint}")).await;
     }
 
+    /// After a crash mid-signature: nothing changed on either side, and the wallet signs.
+    async fn check_after_sign_crash(&self, before: &WalletInfo, failpoint: &str) {
+        let device = self.device().await;
+        assert!(
+            bounded(device.reconcile()).await.unwrap().is_empty(),
+            "{failpoint}"
+        );
+        let wallet = device.api().wallet(&before.id).await.unwrap();
+        assert_eq!(
+            (wallet.epoch, wallet.status, &wallet.public_key),
+            (before.epoch, before.status, &before.public_key),
+            "{failpoint}"
+        );
+        self.expect_one_share_row(&before.id, before.epoch, failpoint)
+            .await;
+        let (epoch, _) = device.store().current(&before.id).unwrap().unwrap();
+        assert_eq!(epoch, before.epoch, "{failpoint}");
+        assert!(device.store().staged(&before.id).unwrap().is_none());
+        assert!(!device.is_locked(&before.id).unwrap());
+        sign_and_verify(&device, &wallet, &format!("after {failpoint}")).await;
+    }
+
     async fn expect_one_share_row(&self, wallet_id: &str, epoch: u64, failpoint: &str) {
         let db = self.db().await;
         let rows = share_rows(&db, wallet_id).await.unwrap();
@@ -440,32 +513,35 @@ impl Harness {
 }
 
 async fn sign_and_verify(device: &Device, wallet: &WalletInfo, text: &str) {
+    let r = bounded(device.sign(&wallet.id, &payload(wallet, text), None))
+        .await
+        .unwrap();
+    verify(wallet, text, &r.signature);
+}
+
+fn payload(wallet: &WalletInfo, text: &str) -> SignPayload {
+    match wallet.chain {
+        Chain::Evm => SignPayload::EvmMessage {
+            message: text.to_owned(),
+            encoding: Encoding::Utf8,
+        },
+        Chain::Solana => SignPayload::SolanaMessage {
+            message: text.to_owned(),
+            encoding: Encoding::Utf8,
+        },
+    }
+}
+
+/// Checks a signature of `text` against the wallet's key with an independent verifier.
+fn verify(wallet: &WalletInfo, text: &str, signature: &str) {
     match wallet.chain {
         Chain::Evm => {
-            let payload = SignPayload::EvmMessage {
-                message: text.to_owned(),
-                encoding: Encoding::Utf8,
-            };
-            let r = bounded(device.sign(&wallet.id, &payload, None))
-                .await
-                .unwrap();
-            let signer = recover_personal(text.as_bytes(), &r.signature);
+            let signer = recover_personal(text.as_bytes(), signature);
             assert_eq!(signer.to_checksum(None), wallet.address);
         }
         Chain::Solana => {
-            let payload = SignPayload::SolanaMessage {
-                message: text.to_owned(),
-                encoding: Encoding::Utf8,
-            };
-            let r = bounded(device.sign(&wallet.id, &payload, None))
-                .await
-                .unwrap();
             let pk = unhex(&wallet.public_key);
-            verify_ed25519(
-                &pk,
-                &solana_offchain_bytes(&pk, text.as_bytes()),
-                &r.signature,
-            );
+            verify_ed25519(&pk, &solana_offchain_bytes(&pk, text.as_bytes()), signature);
         }
     }
 }

@@ -7,6 +7,7 @@ mod common;
 use common::http::Http;
 use common::verify::*;
 use common::{Backend, Cli, Server, unique_email};
+use tandem_proto::wallet::Chain;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wallet_from_one_instance_signs_through_the_other_and_logout_is_shared() {
@@ -118,5 +119,373 @@ async fn edge_socket_on_the_other_instance_refuses_after_logout() {
     );
     drop(a);
     drop(b);
+    let _ = db.drop_db().await;
+}
+
+// ---- Security bar X1, X2, X3: two instances on one PostgreSQL database ----
+
+mod pair {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use tandem_client::store::KdfParams;
+    use tandem_client::{ApiClient, Device, ShareStore};
+    use tandem_proto::sign::{Encoding, SignPayload, SignResult};
+    use tandem_proto::wallet::{Chain, WalletInfo};
+
+    use super::common::http::Http;
+    use super::common::verify::{recover_personal, solana_offchain_bytes, unhex, verify_ed25519};
+    use super::common::{Backend, Server, ServerOptions, unique_email};
+
+    /// Instance A and B of one deployment, and one user's token.
+    pub struct Deployment {
+        pub a: Server,
+        pub b: Server,
+        pub token: String,
+        pub key: [u8; 32],
+        pub backend: Backend,
+    }
+
+    impl Deployment {
+        pub async fn start(backend: Backend, opts: ServerOptions, tag: &str) -> Deployment {
+            let a = Server::start_with(&backend, opts.clone());
+            let b = a.start_sibling_with(&backend, opts);
+            let token = Http::new(&a).login(&a, &unique_email(tag)).await;
+            let pinned = ApiClient::new(&a.url)
+                .unwrap()
+                .pin_server_key()
+                .await
+                .unwrap();
+            let key = *pinned.server_key().unwrap();
+            Deployment {
+                a,
+                b,
+                token,
+                key,
+                backend,
+            }
+        }
+
+        /// A device handle on `store` talking to `server` (A or B). Several handles on one
+        /// store directory are what several processes of one device are.
+        pub fn device(&self, server: &Server, store: &Path) -> Device {
+            let api = ApiClient::new(&server.url)
+                .unwrap()
+                .with_token(self.token.clone())
+                .with_server_key(self.key);
+            let cheap = KdfParams {
+                m_kib: 256,
+                t: 1,
+                p: 1,
+            };
+            Device::new(
+                api,
+                ShareStore::open_with(store, "two instances", cheap).unwrap(),
+            )
+        }
+
+        pub async fn db(&self) -> tandem_server::store::Store {
+            let Backend::Postgres(url) = &self.backend else {
+                unreachable!("two instances share PostgreSQL")
+            };
+            tandem_server::store::Store::connect(url).await.unwrap()
+        }
+    }
+
+    /// Signs `text` and returns the result and how long it took.
+    pub async fn sign(
+        device: &Device,
+        wallet: &WalletInfo,
+        text: &str,
+    ) -> (Result<SignResult, tandem_client::ClientError>, Duration) {
+        let payload = match wallet.chain {
+            Chain::Evm => SignPayload::EvmMessage {
+                message: text.to_owned(),
+                encoding: Encoding::Utf8,
+            },
+            Chain::Solana => SignPayload::SolanaMessage {
+                message: text.to_owned(),
+                encoding: Encoding::Utf8,
+            },
+        };
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            Duration::from_secs(60),
+            device.sign(&wallet.id, &payload, None),
+        )
+        .await
+        .expect("a signature hung for 60 s");
+        (r, started.elapsed())
+    }
+
+    /// Checks a released signature against the wallet's key with an independent verifier;
+    /// returns the nonce commitment (ECDSA r, Ed25519 R) to detect reuse.
+    pub fn verified(wallet: &WalletInfo, text: &str, r: &SignResult) -> Vec<u8> {
+        match wallet.chain {
+            Chain::Evm => {
+                let signer = recover_personal(text.as_bytes(), &r.signature);
+                assert_eq!(signer.to_checksum(None), wallet.address, "{text}");
+                unhex(&r.signature)[..32].to_vec()
+            }
+            Chain::Solana => {
+                let pk = unhex(&wallet.public_key);
+                verify_ed25519(
+                    &pk,
+                    &solana_offchain_bytes(&pk, text.as_bytes()),
+                    &r.signature,
+                );
+                bs58::decode(&r.signature).into_vec().unwrap()[..32].to_vec()
+            }
+        }
+    }
+}
+
+/// X1: pairs of signatures on one wallet started at the same time on A and on B. Each
+/// instance holds its own ceremony in memory and both read the same share row, so both must
+/// succeed, verify under the wallet's key, use distinct nonces, and none may wait for the
+/// other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edge_concurrent_signatures_on_one_wallet_across_instances() {
+    use futures_util::StreamExt as _;
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
+    let d = pair::Deployment::start(backend, Default::default(), "x1").await;
+    let store = tempfile::tempdir().unwrap();
+    let on_a = d.device(&d.a, store.path());
+    let evm = on_a.create_wallet(Chain::Evm, None).await.unwrap();
+    let sol = on_a.create_wallet(Chain::Solana, None).await.unwrap();
+    let on_b = d.device(&d.b, store.path());
+
+    const PAIRS: usize = 100;
+    let jobs = (0..PAIRS).map(|i| {
+        let wallet = if i % 5 == 4 { &sol } else { &evm };
+        let (on_a, on_b) = (&on_a, &on_b);
+        async move {
+            let (ta, tb) = (format!("pair {i} via A"), format!("pair {i} via B"));
+            let ((ra, da), (rb, db)) =
+                tokio::join!(pair::sign(on_a, wallet, &ta), pair::sign(on_b, wallet, &tb));
+            let ra = ra.unwrap_or_else(|e| panic!("{ta}: {e}"));
+            let rb = rb.unwrap_or_else(|e| panic!("{tb}: {e}"));
+            (
+                pair::verified(wallet, &ta, &ra),
+                pair::verified(wallet, &tb, &rb),
+                da.max(db),
+            )
+        }
+    });
+    let started = std::time::Instant::now();
+    let results: Vec<_> = futures_util::stream::iter(jobs)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let mut nonces = std::collections::HashSet::new();
+    let mut slowest = std::time::Duration::ZERO;
+    for (na, nb, took) in results {
+        assert!(nonces.insert(na), "a nonce was used twice");
+        assert!(nonces.insert(nb), "a nonce was used twice");
+        slowest = slowest.max(took);
+    }
+    assert_eq!(nonces.len(), 2 * PAIRS);
+    assert!(slowest < std::time::Duration::from_secs(5), "{slowest:?}");
+    println!(
+        "X1: {PAIRS} concurrent pairs (8 in flight) in {elapsed:?}, slowest signature {slowest:?}"
+    );
+    // Nothing was left behind: one current share row per wallet, epoch 0.
+    let store_db = d.db().await;
+    for w in [&evm, &sol] {
+        let rows = tandem_server::wallets::testing::share_rows(&store_db, &w.id)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!((rows[0].epoch, rows[0].state.as_str()), (0, "current"));
+    }
+    store_db.close().await;
+    drop(d);
+    let _ = db.drop_db().await;
+}
+
+/// X2: login-code sends and wrong guesses alternating between A and B draw on one budget
+/// each (counted in the database), firing at exactly the configured count.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_otp_budgets_are_shared_between_instances() {
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
+    const SENDS: usize = 4;
+    const WRONG: usize = 12;
+    let opts = common::ServerOptions {
+        env: vec![
+            ("TANDEM_OTP__PER_ADDRESS_PER_HOUR".into(), SENDS.to_string()),
+            (
+                "TANDEM_OTP__WRONG_CODES_PER_ADDRESS_PER_HOUR".into(),
+                WRONG.to_string(),
+            ),
+        ],
+        args: Vec::new(),
+    };
+    let a = Server::start_with(&backend, opts.clone());
+    let b = a.start_sibling_with(&backend, opts);
+    let (http_a, http_b) = (Http::new(&a), Http::new(&b));
+    let email = unique_email("x2");
+    let body = serde_json::json!({ "email": email });
+
+    // Sends: A, B, A, B all go out; the next one is refused on either instance.
+    let mut attempts = Vec::new();
+    for i in 0..SENDS {
+        let (server, http) = if i % 2 == 0 {
+            (&a, &http_a)
+        } else {
+            (&b, &http_b)
+        };
+        let r = http.post("/v1/auth/email/start", None, body.clone()).await;
+        assert_eq!(r.status, 200, "send {i}: {}", r.body);
+        let code = server.login_code(&email);
+        attempts.push((r.body["attempt_id"].as_str().unwrap().to_owned(), code));
+    }
+    for http in [&http_a, &http_b] {
+        let r = http.post("/v1/auth/email/start", None, body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (429, Some("rate_limited")),
+            "{}",
+            r.body
+        );
+    }
+
+    // Wrong guesses, alternating instances and spread over the live attempts (fewer per
+    // attempt than kill one): the address's budget fires at exactly WRONG, on either side.
+    for i in 0..WRONG {
+        let http = if i % 2 == 0 { &http_a } else { &http_b };
+        let (attempt, code) = &attempts[i % SENDS];
+        let r = http
+            .post(
+                "/v1/auth/email/verify",
+                None,
+                serde_json::json!({ "attempt_id": attempt, "code": wrong(code) }),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("code_invalid")),
+            "guess {i}: {}",
+            r.body
+        );
+    }
+    for (i, http) in [&http_a, &http_b].into_iter().enumerate() {
+        // Even the right code is refused once the address's budget is spent.
+        let (attempt, code) = &attempts[i];
+        let r = http
+            .post(
+                "/v1/auth/email/verify",
+                None,
+                serde_json::json!({ "attempt_id": attempt, "code": code }),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (429, Some("rate_limited")),
+            "{}",
+            r.body
+        );
+    }
+    drop(a);
+    drop(b);
+    let _ = db.drop_db().await;
+}
+
+fn wrong(code: &str) -> String {
+    let n: u32 = code.parse().unwrap();
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
+/// X3: signatures through A and B while A refreshes the wallet five times. A signature uses
+/// one epoch on both sides or is refused cleanly (`epoch_mismatch`); every released one
+/// verifies under the wallet's key; afterwards device and database agree on the last epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edge_signing_racing_refresh_never_mixes_epochs() {
+    use futures_util::StreamExt as _;
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
+    let d = pair::Deployment::start(backend, Default::default(), "x3").await;
+    let store = tempfile::tempdir().unwrap();
+    let on_a = d.device(&d.a, store.path());
+    let on_b = d.device(&d.b, store.path());
+    const REFRESHES: u64 = 5;
+    const SIGNS: usize = 50;
+    for chain in [Chain::Evm, Chain::Solana] {
+        let wallet = on_a.create_wallet(chain, None).await.unwrap();
+        let refresher = on_a.clone();
+        let id = wallet.id.clone();
+        let refreshes = tokio::spawn(async move {
+            for i in 1..=REFRESHES {
+                let w = refresher.refresh(&id, None).await.unwrap();
+                assert_eq!(w.epoch, i);
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            }
+        });
+        let signs = (0..SIGNS).map(|i| {
+            let device = if i % 2 == 0 { &on_a } else { &on_b };
+            let wallet = &wallet;
+            async move {
+                let text = format!("{chain:?} sign {i} during refreshes");
+                let (r, _) = pair::sign(device, wallet, &text).await;
+                match r {
+                    Ok(r) => {
+                        pair::verified(wallet, &text, &r);
+                        true
+                    }
+                    Err(e) => {
+                        assert_eq!(
+                            e.code(),
+                            Some(tandem_proto::ErrorCode::EpochMismatch),
+                            "{text}: {e}"
+                        );
+                        false
+                    }
+                }
+            }
+        });
+        let outcomes: Vec<bool> = futures_util::stream::iter(signs)
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        refreshes.await.unwrap();
+        let released = outcomes.iter().filter(|ok| **ok).count();
+        println!(
+            "X3 {chain:?}: {released}/{SIGNS} signatures released during {REFRESHES} refreshes"
+        );
+        assert!(released > 0, "no signature got through");
+
+        // Device and database agree: the last epoch, one current share, nothing staged.
+        let (epoch, _) = on_a.store().current(&wallet.id).unwrap().unwrap();
+        assert_eq!(epoch, REFRESHES);
+        assert!(on_a.store().staged(&wallet.id).unwrap().is_none());
+        let store_db = d.db().await;
+        let rows = tandem_server::wallets::testing::share_rows(&store_db, &wallet.id)
+            .await
+            .unwrap();
+        store_db.close().await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(
+            (rows[0].epoch, rows[0].state.as_str()),
+            (REFRESHES, "current")
+        );
+        let now = on_b.wallet(&wallet.id).await.unwrap();
+        assert_eq!(
+            (now.epoch, &now.public_key),
+            (REFRESHES, &wallet.public_key)
+        );
+        for device in [&on_a, &on_b] {
+            let (r, _) = pair::sign(device, &wallet, "after the race").await;
+            pair::verified(&wallet, "after the race", &r.unwrap());
+        }
+    }
+    drop(d);
     let _ = db.drop_db().await;
 }

@@ -328,3 +328,70 @@ mod ed25519 {
         refresh_suite::<Ed25519>(RefreshMode::Fast, MANY);
     }
 }
+
+/// Security bar M8/M9: every point, scalar and vector field of every signing round, sent by
+/// either party, replaced through the real decoders by a value that must never be accepted
+/// (points: identity, off-curve, unreduced, bad prefix / small order; scalars: 0, n, n + 1;
+/// vectors: one shorter, one longer, empty). Each must be refused by its receiver, dropped at
+/// decoding (then the genuine frame completes the run) or ending the ceremony, and no party
+/// may output a signature that does not verify under the wallet's key.
+mod structured {
+    use super::*;
+    use tandem_mpc::ecdsa::Secp256k1;
+    use tandem_mpc::ed25519::Ed25519;
+    use tandem_mpc::testing::{mutate_sign_field, signing_fields};
+
+    fn suite<S: Suite>(protocol: Protocol) {
+        let wallet = wallet();
+        let (device, server) = keygen::<S>(&wallet);
+        let msg = S::message(11);
+        let pk = device.public_key().to_vec();
+        let valid = |sig: &S::Signature| S::independent_verify(&pk, msg.as_ref(), sig);
+        let start = |ctx| sign_pair(&device, &server, msg.as_ref(), ctx);
+        let fields: Vec<_> = signing_fields()
+            .into_iter()
+            .filter(|(f, _)| f.protocol == protocol)
+            .collect();
+        assert!(!fields.is_empty());
+        let (mut dropped, mut ended) = (0, 0);
+        for (field, mutations) in fields {
+            for &m in mutations {
+                for from in [Role::Device, Role::Server] {
+                    let what = format!("{from:?} round {} `{}` := {m:?}", field.round, field.name);
+                    let attack =
+                        Attack::Rewrite(Box::new(move |f: &[u8]| mutate_sign_field(f, field, m)));
+                    let out =
+                        run_with_attack(protocol, &wallet, 0, (from, field.round), &attack, start)
+                            .unwrap();
+                    let Some((who, first)) = out.errors.first() else {
+                        panic!("{what}: accepted (or the mutation did not apply)")
+                    };
+                    assert_eq!(*who, from.peer(), "{what}: refused by the wrong party");
+                    // The mutated frame itself was refused: a stale-round refusal first means
+                    // it was taken and only the genuine retransmission after it was dropped.
+                    assert!(
+                        !matches!(first, tandem_mpc::Error::WrongRound { .. }),
+                        "{what}: accepted ({first})"
+                    );
+                    judge(&what, (from, field.round), &out, &valid, &|a, b| a == b);
+                    match out.terminal() {
+                        None => dropped += 1,
+                        Some(_) => ended += 1,
+                    }
+                    println!("{protocol:?} {what}: {first}");
+                }
+            }
+        }
+        println!("{protocol:?}: {dropped} refused at decoding, {ended} ended the ceremony");
+    }
+
+    #[test]
+    fn ecdsa_signing_fields() {
+        suite::<Secp256k1>(Protocol::EcdsaSign);
+    }
+
+    #[test]
+    fn ed25519_signing_fields() {
+        suite::<Ed25519>(Protocol::Ed25519Sign);
+    }
+}

@@ -7,6 +7,8 @@ use utoipa::ToSchema;
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailStartRequest {
+    /// Refused with `invalid_email` unless it is an address a mail server can take.
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
 }
 
@@ -23,7 +25,11 @@ pub struct EmailStartResponse {
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailVerifyRequest {
+    /// From the `start` answer; an unknown one is `code_invalid`.
+    #[schema(min_length = 1)]
     pub attempt_id: String,
+    /// The six digits sent by email.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 

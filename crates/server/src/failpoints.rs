@@ -1,4 +1,5 @@
-//! Named failpoints at the durable steps of keygen and refresh (docs/crash-safety.md).
+//! Named failpoints at the durable steps of keygen and refresh, and at the steps of a
+//! signature (docs/crash-safety.md).
 //!
 //! They exist only with the `failpoints` feature, which only tests enable; without it the
 //! [`failpoint!`] macro expands to nothing and [`init_from_env`] does nothing but warn.
@@ -28,6 +29,15 @@ pub const SERVER_FAILPOINTS: &[&str] = &[
     // The commit is durable; `committed` not yet sent.
     "server.refresh.after_commit",
     "server.refresh.before_reply",
+    // Sign (nothing durable: these prove a crash leaves nothing behind, security bar C2).
+    // `accepted` sent, no MPC frame yet.
+    "server.sign.after_accept",
+    // The MPC rounds are done and the signature verified; not yet released.
+    "server.sign.after_rounds",
+    // The wallet re-checked as active; `signed` not yet sent.
+    "server.sign.before_reply",
+    // `signed` sent.
+    "server.sign.after_reply",
 ];
 
 /// Lies the server tells inside the channel when armed with `name=return` (tests of the

@@ -130,16 +130,18 @@ impl Server {
     /// A second instance sharing a database (and the key file, as instances of one
     /// deployment do) but with its own outbox directory.
     pub fn start_sibling(&self, backend: &Backend) -> Server {
+        self.start_sibling_with(backend, ServerOptions::default())
+    }
+
+    /// [`Server::start_sibling`] with more options (the same limits as the first, say).
+    pub fn start_sibling_with(&self, backend: &Backend, mut opts: ServerOptions) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
         tandem_server::store::private_dir(&data_dir).expect("data dir");
-        let opts = ServerOptions {
-            env: vec![(
-                "TANDEM_VAULT__KEY_FILE".into(),
-                self.data_dir.join("server-kek.key").display().to_string(),
-            )],
-            args: Vec::new(),
-        };
+        opts.env.push((
+            "TANDEM_VAULT__KEY_FILE".into(),
+            self.data_dir.join("server-kek.key").display().to_string(),
+        ));
         let mut server = Server::spawn(backend, &data_dir, &self.clock_file, &opts);
         server._dir = Some(dir);
         server

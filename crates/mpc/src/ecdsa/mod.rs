@@ -16,7 +16,7 @@ mod secret;
 mod sign;
 #[cfg(feature = "testing")]
 pub(crate) mod sign_messages {
-    pub(crate) use super::sign::{Round1, Round2};
+    pub(crate) use super::sign::{Round1, Round2, Round3};
 }
 mod verify;
 

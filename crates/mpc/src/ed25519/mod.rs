@@ -10,6 +10,10 @@ mod keys;
 mod refresh;
 mod secret;
 mod sign;
+#[cfg(feature = "testing")]
+pub(crate) mod sign_messages {
+    pub(crate) use super::sign::{Round1, Round2};
+}
 mod verify;
 
 pub use secret::Ed25519Secret;

@@ -199,7 +199,7 @@ fn header_len(frame: &[u8]) -> usize {
 }
 
 /// The same frame with a different body.
-fn rebody(frame: &[u8], body: &[u8]) -> Vec<u8> {
+pub(crate) fn rebody(frame: &[u8], body: &[u8]) -> Vec<u8> {
     let h = header_len(frame);
     let mut out = frame[..h - 4].to_vec();
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());

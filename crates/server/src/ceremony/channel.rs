@@ -18,6 +18,10 @@ pub enum ChannelError {
     TooLarge,
     #[error("malformed control message")]
     Malformed,
+    /// A control message that decrypted but is not a valid message (unknown field, repeated
+    /// key, too deep, wrong type): the device is told which field and why.
+    #[error("invalid control message: {}", .0.message)]
+    InvalidControl(Box<tandem_proto::ApiError>),
     /// A message failed the end-to-end channel's authentication (altered, replayed,
     /// reordered): the channel is dead, the wallet is not at fault.
     #[error("a message failed the encrypted channel's authentication")]

@@ -33,6 +33,7 @@ impl CeremonyError {
             CeremonyError::Channel(ChannelError::TooLarge) => {
                 ApiError::new(ErrorCode::PayloadTooLarge, self.to_string())
             }
+            CeremonyError::Channel(ChannelError::InvalidControl(e)) => (**e).clone(),
             CeremonyError::Channel(ChannelError::Frozen) => wallet_error(&WalletError::Frozen),
             CeremonyError::Channel(ChannelError::Decrypt) => {
                 ApiError::new(ErrorCode::ChannelError, self.to_string())

@@ -13,6 +13,7 @@ use super::channel::Channel;
 use super::driver::{Work, drive};
 use super::error::CeremonyError;
 use super::service::{Ceremonies, Nonces};
+use crate::failpoints::failpoint;
 use crate::wallets::{Access, CurrentShare, WalletRecord};
 
 pub(crate) async fn sign<S: ChainScheme>(
@@ -30,21 +31,25 @@ pub(crate) async fn sign<S: ChainScheme>(
     let share = load_share::<S>(svc, wallet, current, epoch, Access::Active)?;
     let protocol = S::protocol(Operation::Sign);
     let ctx = accept(channel, protocol, &wallet.id, epoch, nonces).await?;
+    failpoint!("server.sign.after_accept");
     let message = S::message(prepared.signing_input()).map_err(CeremonyError::Rejected)?;
     let (ceremony, first) = S::sign(&share, ctx, message).map_err(mpc)?;
     drop(share);
     let signature = drive(channel, ceremony, first, svc.round_timeout(), Work::Light).await?;
+    failpoint!("server.sign.after_rounds");
     // The state machine has verified the signature (low-s and recovery id for ECDSA,
     // strict for Ed25519) before returning it; this is the release.
     let result = S::finish(&prepared, &signature).map_err(CeremonyError::Rejected)?;
     // A ceremony on another instance may have frozen the wallet meanwhile: a frozen wallet
     // releases nothing.
     svc.wallets().ensure_active(&wallet.id).await?;
+    failpoint!("server.sign.before_reply");
     channel
         .send_control(&ServerMessage::Signed {
             result: result.clone(),
         })
         .await?;
+    failpoint!("server.sign.after_reply");
     Ok(result)
 }
 

@@ -18,7 +18,8 @@ use crate::app::AppState;
 /// Sends a one-time login code to an address.
 #[utoipa::path(post, path = "/v1/auth/email/start", tag = "auth",
     request_body = EmailStartRequest,
-    responses((status = 200, body = EmailStartResponse), (status = 400, body = ApiError), (status = 429, body = ApiError)))]
+    responses((status = 200, body = EmailStartResponse), (status = 400, body = ApiError), (status = 413, body = ApiError), (status = 429, body = ApiError),
+        (status = 502, body = ApiError, description = "the code could not be sent (`delivery_failed`); nothing was stored")))]
 pub async fn email_start(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -35,7 +36,10 @@ pub async fn email_start(
 /// Exchanges a login code for a session.
 #[utoipa::path(post, path = "/v1/auth/email/verify", tag = "auth",
     request_body = EmailVerifyRequest,
-    responses((status = 200, body = LoginResponse), (status = 400, body = ApiError)))]
+    responses((status = 200, body = LoginResponse),
+        (status = 400, body = ApiError, description = "malformed body, or a code that is wrong, expired or used up"),
+        (status = 413, body = ApiError),
+        (status = 429, body = ApiError, description = "the address's budget of wrong codes is spent")))]
 pub async fn email_verify(
     State(state): State<AppState>,
     headers: HeaderMap,

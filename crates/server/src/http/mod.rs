@@ -42,7 +42,7 @@ use crate::app::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tandem", description = "Self-hostable 2-of-2 MPC embedded wallets"),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &StrictBodies),
     tags(
         (name = "auth", description = "Login"),
         (name = "sessions", description = "Bearer sessions"),
@@ -62,6 +62,29 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every request body is read with unknown fields refused (`deny_unknown_fields`); utoipa
+/// says so for plain structs but not for the variants of a tagged enum: the document must
+/// tell what the server enforces (security bar I3).
+struct StrictBodies;
+
+impl utoipa::Modify for StrictBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut("SignPayload") {
+            for item in &mut one_of.items {
+                if let RefOr::T(Schema::Object(variant)) = item {
+                    variant.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
     }
 }
 

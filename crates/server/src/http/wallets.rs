@@ -44,7 +44,7 @@ pub async fn show(
 #[utoipa::path(post, path = "/v1/wallets/{id}/preview", tag = "wallets",
     params(("id" = String, Path)),
     request_body = SignPayload,
-    responses((status = 200, body = PreviewResponse), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 413, body = ApiError)),
+    responses((status = 200, body = PreviewResponse), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 413, body = ApiError)),
     security(("bearer" = [])))]
 pub async fn preview(
     State(state): State<AppState>,

@@ -220,8 +220,9 @@ impl Channel for WsChannel {
                 Some((Kind::Frame, frame)) => return Ok(Incoming::Frame(Zeroizing::new(frame))),
                 Some((Kind::Control, json)) => {
                     let json = Zeroizing::new(json);
-                    let parsed: ClientMessage =
-                        serde_json::from_slice(&json).map_err(|_| ChannelError::Malformed)?;
+                    // As strict as an HTTP body, and the device is told what is wrong.
+                    let parsed: ClientMessage = super::json::parse(&json)
+                        .map_err(|e| ChannelError::InvalidControl(Box::new(e.0)))?;
                     return Ok(Incoming::Control(parsed));
                 }
             }
