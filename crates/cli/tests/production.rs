@@ -35,7 +35,10 @@ fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
         ("TANDEM_MAIL__SMTP__HOST", "127.0.0.1".to_owned()),
         ("TANDEM_MAIL__SMTP__PORT", common::free_port().to_string()),
         ("TANDEM_MAIL__SMTP__TLS", "none".to_owned()),
-        ("TANDEM_MAIL__FROM", "Wallet <no-reply@example.com>".to_owned()),
+        (
+            "TANDEM_MAIL__FROM",
+            "Wallet <no-reply@example.com>".to_owned(),
+        ),
         ("TANDEM_VAULT__PROVIDER", "pkcs11".to_owned()),
         ("TANDEM_METRICS_TOKEN", METRICS_TOKEN.to_owned()),
     ]
@@ -131,7 +134,11 @@ fn each_unfit_setting_is_refused_with_its_own_error() {
         let data = dir.path().join(name.replace(' ', "-"));
         let mut env = fit_env(placeholder_token());
         // Never reached: the checks refuse before connecting.
-        set(&mut env, "TANDEM_DATABASE_URL", "postgres://tandem@127.0.0.1:1/tandem");
+        set(
+            &mut env,
+            "TANDEM_DATABASE_URL",
+            "postgres://tandem@127.0.0.1:1/tandem",
+        );
         let mut args = tls_args.clone();
         unfit(&mut env, &mut args);
         let err = Server::refused(&Backend::Sqlite, &data, &ServerOptions { env, args });
@@ -341,8 +348,11 @@ async fn config_check_says_what_to_fix() {
 
     // The zero-configuration development setup passes and creates nothing.
     let (ok, out, err) = config_check(&[("TANDEM_DATA_DIR", data_dir.clone())], false);
-    assert!(ok, "{out}
-{err}");
+    assert!(
+        ok,
+        "{out}
+{err}"
+    );
     assert!(out.contains("mail.smtp.port = 587"), "{out}");
     assert!(out.contains("does not exist yet"), "{out}");
     assert!(!data.exists(), "config check created {}", data.display());

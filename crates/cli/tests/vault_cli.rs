@@ -159,15 +159,14 @@ fn vault_init_is_idempotent_and_start_up_errors_say_what_to_do() {
         assert!(!err.contains("not-the-pin"), "{err}");
     }
 
-    // init creates the KEK in the token; with no database yet it creates none (the server
-    // registers the key at its first start); a second run finds the same key.
+    // init creates the KEK in the token and registers it (the refused starts above created
+    // the database); a second run finds the same key.
     let first = vault::json(&sqlite, &data, &env, &["init"]);
     assert_eq!(first["provider"], "pkcs11");
     assert_eq!(first["kek_id"], hsm.kek_id("tandem-kek"));
     assert_eq!(first["created"], true);
-    assert_eq!(first["registered"], false);
-    assert!(first["note"].as_str().unwrap().contains("first start"), "{first}");
-    assert!(!data.join("tandem.db").exists(), "init created a database");
+    assert_eq!(first["registered"], true);
+    assert_eq!(first["active_kek"], hsm.kek_id("tandem-kek"));
     let second = vault::json(&sqlite, &data, &env, &["init"]);
     assert_eq!(second["kek_id"], first["kek_id"]);
     assert_eq!(second["created"], false);
@@ -504,7 +503,11 @@ fn vault_commands_name_their_target_create_nothing_and_confirm_destruction() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no server configuration given"), "{err}");
-    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "created files");
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "created files"
+    );
 
     // A data directory with no database: refused, nothing created.
     let sqlite = Backend::Sqlite;
@@ -516,6 +519,19 @@ fn vault_commands_name_their_target_create_nothing_and_confirm_destruction() {
         assert!(err.contains("no database at"), "{args:?}: {err}");
         assert!(!missing.exists(), "{args:?} created {}", missing.display());
     }
+
+    // `init` before the first start makes the key, not the database; the server registers
+    // the key when it first starts.
+    let fresh = cwd.path().join("fresh");
+    let init = vault::json(&sqlite, &fresh, &[], &["init"]);
+    assert_eq!(init["created"], true, "{init}");
+    assert_eq!(init["registered"], false, "{init}");
+    assert!(
+        init["note"].as_str().unwrap().contains("first start"),
+        "{init}"
+    );
+    assert!(fresh.join("server-kek.key").exists());
+    assert!(!fresh.join("tandem.db").exists(), "init created a database");
 
     // On a server's data: the target first (database and key file), then the answer.
     let server = Server::start(&sqlite);

@@ -199,11 +199,7 @@ async fn database(config: &Config) -> (Check, Option<AnyPool>) {
     (pass("database", format!("{backend}{detail}")), Some(pool))
 }
 
-fn db_error(
-    e: &sqlx::Error,
-    pg: Option<&sqlx::postgres::PgConnectOptions>,
-    shown: &str,
-) -> String {
+fn db_error(e: &sqlx::Error, pg: Option<&sqlx::postgres::PgConnectOptions>, shown: &str) -> String {
     let Some(pg) = pg.filter(|_| !shown.starts_with("sqlite")) else {
         return format!("cannot open the SQLite database {shown}: {e}");
     };

@@ -481,11 +481,7 @@ fn unknown_file_keys_are_errors_naming_the_nearest_key() {
             "mail.smtp.prot",
             "did you mean `mail.smtp.port`?",
         ),
-        (
-            "[mial]\nmode = \"smtp\"\n",
-            "mial",
-            "did you mean `mail`?",
-        ),
+        ("[mial]\nmode = \"smtp\"\n", "mial", "did you mean `mail`?"),
         (
             "[limits]\nmax_frame_byte = 5\n",
             "limits.max_frame_byte",
@@ -533,8 +529,14 @@ fn unknown_file_keys_are_errors_naming_the_nearest_key() {
 fn unknown_tandem_variables_are_errors_but_other_programs_variables_are_not() {
     for (var, hint) in [
         ("TANDEM_DATABSE_URL", "did you mean `TANDEM_DATABASE_URL`?"),
-        ("TANDEM_MAIL__SMTP__PROT", "did you mean `TANDEM_MAIL__SMTP__PORT`?"),
-        ("TANDEM_MAIL_SMTP_PORT", "did you mean `TANDEM_MAIL__SMTP__PORT`?"),
+        (
+            "TANDEM_MAIL__SMTP__PROT",
+            "did you mean `TANDEM_MAIL__SMTP__PORT`?",
+        ),
+        (
+            "TANDEM_MAIL_SMTP_PORT",
+            "did you mean `TANDEM_MAIL__SMTP__PORT`?",
+        ),
         ("TANDEM_LISTEN_ADDR", "did you mean `TANDEM_LISTEN`?"),
     ] {
         Jail::expect_with(|jail| {
@@ -605,7 +607,10 @@ fn the_effective_configuration_hides_secrets() {
         jail.set_env("TANDEM_MAIL__SMTP__PASSWORD", "hunter2");
         jail.set_env("TANDEM_METRICS_TOKEN", "scrape-secret");
         jail.set_env("TANDEM_VAULT_PKCS11_PIN", "pin-9876");
-        jail.set_env("TANDEM_DATABASE_URL", "postgres://tandem:dbsecret@db/tandem");
+        jail.set_env(
+            "TANDEM_DATABASE_URL",
+            "postgres://tandem:dbsecret@db/tandem",
+        );
         let shown = serde_json::to_value(load(None).unwrap()).unwrap();
         let text = shown.to_string();
         for secret in ["hunter2", "scrape-secret", "pin-9876", "dbsecret"] {

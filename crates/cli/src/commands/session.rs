@@ -35,7 +35,9 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
         }
         SessionCommand::Refresh => {
             let s = api.refresh_session().await?;
-            output::print(json, &readable(&s), || format!("Session extended\n{}", describe(&s)));
+            output::print(json, &readable(&s), || {
+                format!("Session extended\n{}", describe(&s))
+            });
         }
         SessionCommand::Logout => {
             api.logout().await?;

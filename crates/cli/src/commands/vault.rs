@@ -196,10 +196,9 @@ fn describe_target(config: &Config) -> String {
     let db = redact_url(&config.database_url());
     let p = &config.vault.pkcs11;
     let keys = match config.vault.provider {
-        VaultProviderKind::Local => format!(
-            "provider local, key file {}",
-            config.key_file().display()
-        ),
+        VaultProviderKind::Local => {
+            format!("provider local, key file {}", config.key_file().display())
+        }
         VaultProviderKind::Pkcs11 => format!(
             "provider pkcs11, module {}, token `{}`, key label `{}`",
             p.module

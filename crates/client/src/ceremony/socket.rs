@@ -239,7 +239,10 @@ const PROXY_GUIDE: &str = "docs/operations.md, section \"Behind a load balancer\
 
 /// The error for an upgrade answered with something other than a Tandem error: the status, the
 /// start of the body (whoever sent it: often a proxy), and the likely cause.
-fn upgrade_refused(status: tokio_tungstenite::tungstenite::http::StatusCode, body: &[u8]) -> String {
+fn upgrade_refused(
+    status: tokio_tungstenite::tungstenite::http::StatusCode,
+    body: &[u8],
+) -> String {
     const SHOWN: usize = 200;
     let text = String::from_utf8_lossy(body);
     // Someone else's text on the user's terminal: no control characters, one line.
@@ -263,9 +266,9 @@ fn upgrade_refused(status: tokio_tungstenite::tungstenite::http::StatusCode, bod
             "the WebSocket upgrade was refused, probably by a reverse proxy or load balancer \
              that does not forward the `Upgrade` and `Connection` headers; see {PROXY_GUIDE}"
         ),
-        502..=504 => format!(
-            "a proxy in front could not reach the server, or timed out; see {PROXY_GUIDE}"
-        ),
+        502..=504 => {
+            format!("a proxy in front could not reach the server, or timed out; see {PROXY_GUIDE}")
+        }
         _ => format!("not a Tandem answer: is something in front of the server? See {PROXY_GUIDE}"),
     };
     format!("HTTP {status} to the upgrade{reply}. Likely cause: {hint}")

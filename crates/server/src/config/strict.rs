@@ -10,9 +10,9 @@
 
 use std::path::Path;
 
-use figment::{Profile, Provider};
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Value};
+use figment::{Profile, Provider};
 use serde_json::{Map, Value as Json};
 
 use super::{Config, ConfigError};

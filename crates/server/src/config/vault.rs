@@ -9,8 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, lenient};
 

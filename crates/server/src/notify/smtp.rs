@@ -72,7 +72,9 @@ impl SmtpMailer {
     pub async fn test_connection(&self) -> Result<(), MailError> {
         match self.transport.test_connection().await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(MailError::Smtp("the relay did not accept the connection".into())),
+            Ok(false) => Err(MailError::Smtp(
+                "the relay did not accept the connection".into(),
+            )),
             Err(e) => Err(MailError::Smtp(e.to_string())),
         }
     }
