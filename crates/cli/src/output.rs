@@ -156,7 +156,8 @@ mod tests {
         assert_eq!(rfc3339(1_767_225_600_000), "2026-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400_000 + 3_661_000), "2000-02-29T01:01:01Z");
         assert_eq!(rfc3339(-1_000), "1969-12-31T23:59:59Z");
-        assert_eq!(duration(59_001), "60 s");
+        assert_eq!(duration(59_000), "59 s");
+        assert_eq!(duration(59_001), "1 min");
         assert_eq!(duration(5_400_000), "1 h 30 min");
         assert_eq!(duration(7_200_000), "2 h");
         assert_eq!(duration(90_000_000), "1 d 1 h");

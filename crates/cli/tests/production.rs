@@ -227,6 +227,51 @@ async fn a_fit_production_configuration_starts() {
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let log = server.log();
     assert!(!log.contains("DEVELOPMENT MODE"), "{log}");
+
+    // `tandem config check` on this deployment: the token's KEK (the database's active one)
+    // and the channel key pass; the relay (a closed port) fails, naming host and port.
+    let mut check_env: Vec<(&str, String)> =
+        env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    check_env.push(("TANDEM_DATABASE_URL", db.url.clone()));
+    check_env.push(("TANDEM_DATA_DIR", server.data_dir.display().to_string()));
+    check_env.push(("TANDEM_TLS_CERT", cert.display().to_string()));
+    check_env.push(("TANDEM_TLS_KEY", key.display().to_string()));
+    let (ok, json, _) = config_check(&check_env, true);
+    assert!(!ok, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {report}"))
+            .clone()
+    };
+    for name in ["database", "vault", "channel_key", "tls"] {
+        assert_eq!(check(name)["ok"], true, "{name}: {report}");
+    }
+    assert!(
+        check("vault")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&hsm.kek_id("tandem-kek")),
+        "{report}"
+    );
+    let smtp_port = env
+        .iter()
+        .find(|(k, _)| k == "TANDEM_MAIL__SMTP__PORT")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert_eq!(check("mail")["ok"], false);
+    assert!(
+        check("mail")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{smtp_port}")),
+        "{report}"
+    );
+    assert!(!json.contains("user-pin"), "the PIN leaked: {json}");
     let pem = std::fs::read(&cert).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
