@@ -50,6 +50,52 @@ pub enum Command {
     /// configuration; servers may keep running).
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Check the server's configuration (run where the server runs).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// The server-side commands alone (`tandem serve|vault|config …`), parsed without the device
+/// options (`--server`, `--ca-file`, `--timeout`), so that their help shows only what applies.
+#[derive(Parser, Debug)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Tandem: 2-of-2 MPC wallets you host yourself"
+)]
+pub struct ServerCli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, alias = "format-json")]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ServerCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServerCommand {
+    /// Run the Tandem server.
+    Serve(ServeArgs),
+    /// Manage the server's key-encryption keys.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Check the server's configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+impl ServerCommand {
+    /// The subcommand names that [`ServerCli`] parses.
+    pub const NAMES: &[&str] = &["serve", "vault", "config"];
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets hidden) and test the database, the vault's
+    /// key, the channel key, the TLS files and the mail relay; exits non-zero on any failure.
+    Check {
+        #[command(flatten)]
+        server: ServerConfigArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -63,16 +109,12 @@ pub struct ServeArgs {
     /// Data directory (also `TANDEM_DATA_DIR`; default ./tandem-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
-    #[arg(
-        long,
-        env = "TANDEM_TLS_CERT",
-        requires = "tls_key",
-        conflicts_with = "dev_tls"
-    )]
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`; also `tls_cert` in the
+    /// file, `TANDEM_TLS_CERT`). Reloaded on SIGHUP.
+    #[arg(long, requires = "tls_key", conflicts_with = "dev_tls")]
     pub tls_cert: Option<PathBuf>,
-    /// The PEM private key for `--tls-cert`.
-    #[arg(long, env = "TANDEM_TLS_KEY", requires = "tls_cert")]
+    /// The PEM private key for `--tls-cert` (also `tls_key`, `TANDEM_TLS_KEY`).
+    #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Serve HTTPS with a fresh self-signed certificate for localhost (development only); its
     /// certificate is written to `<data-dir>/dev-tls-cert.pem` for clients' `--ca-file`.
@@ -116,6 +158,9 @@ pub enum VaultCommand {
         /// Afterwards, destroy old KEKs no stored share names (see `tandem vault retire`).
         #[arg(long)]
         retire_old: bool,
+        /// Destroy without asking (with `--retire-old`).
+        #[arg(long)]
+        yes: bool,
     },
     /// Move every stored data key from the local key file to the PKCS#11 token's KEK
     /// (resumable); then set `vault.provider = "pkcs11"`.
@@ -128,12 +173,18 @@ pub enum VaultCommand {
         /// Afterwards, destroy the old KEK (deletes the local key file) once no share names it.
         #[arg(long)]
         retire_old: bool,
+        /// Destroy without asking (with `--retire-old`).
+        #[arg(long)]
+        yes: bool,
     },
     /// Destroy old KEKs that no stored share names any more. Database backups taken before
     /// the rotation cannot be restored afterwards.
     Retire {
         #[command(flatten)]
         server: ServerConfigArgs,
+        /// Destroy without asking (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
     },
     /// Show the KEKs and how many stored shares each wraps.
     Status {

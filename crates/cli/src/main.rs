@@ -16,8 +16,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     // One TLS provider for the whole process (reqwest, sqlx and lettre all use rustls).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let args = cli::Cli::parse();
-    let json = args.json;
+    // The server-side commands get their own parser, so that `tandem serve --help` lists no
+    // device options.
+    let server_side = std::env::args_os()
+        .nth(1)
+        .and_then(|a| a.into_string().ok())
+        .is_some_and(|a| cli::ServerCommand::NAMES.contains(&a.as_str()));
+    let args = if server_side {
+        let server = cli::ServerCli::parse();
+        commands::Invocation::Server(server)
+    } else {
+        commands::Invocation::Device(cli::Cli::parse())
+    };
+    let json = args.json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -82,6 +82,54 @@ fn is_unsafe(c: char) -> bool {
             | '\u{fff9}'..='\u{fffb}' | '\u{206a}'..='\u{206f}')
 }
 
+/// A Unix-millisecond time as RFC 3339 UTC (`2026-01-01T01:30:00Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a proleptic Gregorian date, in 400-year eras of 146 097 days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A duration in words: `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.unsigned_abs().div_ceil(1000);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3_600 => format!("{} min", s / 60),
+        3_600..86_400 if s % 3_600 / 60 == 0 => format!("{} h", s / 3_600),
+        3_600..86_400 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3_600),
+    }
+}
+
+/// RFC 3339 and how far from now: `2026-01-01T01:30:00Z (in 1 h 30 min)`.
+pub fn when(ms: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let delta = ms - now;
+    let relative = if delta >= 0 {
+        format!("in {}", duration(delta))
+    } else {
+        format!("{} ago", duration(delta))
+    };
+    format!("{} ({relative})", rfc3339(ms))
+}
+
 /// A spinner on stderr while a ceremony runs (hidden with `--json` or without a terminal).
 pub fn spinner(json: bool, message: &str) -> ProgressBar {
     let bar = if json {
@@ -101,6 +149,19 @@ pub fn spinner(json: bool, message: &str) -> ProgressBar {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_durations() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_767_225_600_000), "2026-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000 + 3_661_000), "2000-02-29T01:01:01Z");
+        assert_eq!(rfc3339(-1_000), "1969-12-31T23:59:59Z");
+        assert_eq!(duration(59_000), "59 s");
+        assert_eq!(duration(59_001), "1 min");
+        assert_eq!(duration(5_400_000), "1 h 30 min");
+        assert_eq!(duration(7_200_000), "2 h");
+        assert_eq!(duration(90_000_000), "1 d 1 h");
+    }
 
     #[test]
     fn escapes_terminal_controls_and_bidi() {

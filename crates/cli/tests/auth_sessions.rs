@@ -551,7 +551,12 @@ async fn codes_survive_restart_and_rotation(backend: Backend) {
 
     let pending = start(&http, &email).await;
     let code = server.login_code(&email);
-    let report = vault::json(&backend, &server.data_dir, &[], &["rotate", "--retire-old"]);
+    let report = vault::json(
+        &backend,
+        &server.data_dir,
+        &[],
+        &["rotate", "--retire-old", "--yes"],
+    );
     assert_eq!(report["data_keys_rewrapped"], 1, "{report}");
     let server = server.restart(&backend, ServerOptions::default());
     let http = Http::new(&server);

@@ -321,3 +321,148 @@ fn a_signature_costs_two_round_trips_over_a_slow_link() {
         );
     }
 }
+
+/// Issue 14, item 9: what an operator and a user read. `serve --help` lists server options
+/// only; the pinned channel key is shown at the first login; session times are dates; a
+/// rate-limit wait is in seconds or minutes, not milliseconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_and_user_facing_output_is_readable() {
+    let tandem = || std::process::Command::new(env!("CARGO_BIN_EXE_tandem"));
+    let help = tandem().args(["serve", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--tls-cert") && help.contains("--data-dir"),
+        "{help}"
+    );
+    for device_option in ["--server <", "--timeout <", "--ca-file <"] {
+        assert!(!help.contains(device_option), "{device_option} in:\n{help}");
+    }
+    let help = tandem().args(["wallet", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--server <"));
+
+    let server = Server::start(&Backend::Sqlite);
+    let cli = Cli::new(&server);
+    let email = unique_email("readable");
+    let started = cli.json(&["login", "--email", &email, "--send-only"]);
+    let code = server.login_code(&email);
+    let out = cli.run(&[
+        "login",
+        "--attempt",
+        started["attempt_id"].as_str().unwrap(),
+        "--code",
+        &code,
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let key = hex::encode(common::raw::server_key(&server.url).await);
+    assert!(
+        text.contains(&format!("Pinned this server's channel key {key}"))
+            && text.contains("compare it"),
+        "{text}"
+    );
+
+    // The test clock stands at 2026-01-01T00:00:00Z; sessions last 90 minutes.
+    let out = cli.run(&["session", "status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("expires:  2026-01-01T01:30:00Z ("), "{text}");
+    assert!(text.contains("absolute: 2026-01-01T12:00:00Z ("), "{text}");
+    assert!(!text.contains("unix ms"), "{text}");
+    let status = cli.json(&["session", "status"]);
+    assert_eq!(status["expires_at"], common::server::T0 + 90 * 60_000);
+    assert_eq!(status["expires_at_rfc3339"], "2026-01-01T01:30:00Z");
+    let list = cli.run(&["session", "list"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("expires 2026-01-01T01:30:00Z"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+
+    // Five codes per address and hour: the sixth request says how long to wait, readably.
+    let other = unique_email("throttled");
+    let mut last = None;
+    for _ in 0..6 {
+        last = Some(cli.run(&["login", "--email", &other, "--send-only"]));
+    }
+    let out = last.unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("retry in 1 h 0 min") || err.contains("retry in 59 min"),
+        "{err}"
+    );
+    assert!(!err.contains(" ms"), "{err}");
+}
+
+/// A loopback HTTP server in front of `upstream` that relays plain requests and answers a
+/// WebSocket upgrade with `400 Bad Request`, as nginx does when the upgrade headers are not
+/// forwarded (its page, plus a terminal escape that must not reach the user's terminal).
+async fn upgrade_refusing_proxy(upstream: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = client.read(&mut buf).await.ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let lower = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if lower.contains("upgrade: websocket") {
+                    let body = "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\x1b[2J\
+                                <center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx/1.27.0\
+                                </center>\r\n</body>\r\n</html>\r\n";
+                    let reply = format!(
+                        "HTTP/1.1 400 Bad Request\r\nServer: nginx/1.27.0\r\nContent-Type: text/html\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    client.write_all(reply.as_bytes()).await.ok()?;
+                    return Some(());
+                }
+                let mut up = tokio::net::TcpStream::connect(&upstream).await.ok()?;
+                up.write_all(&head).await.ok()?;
+                tokio::io::copy_bidirectional(&mut client, &mut up)
+                    .await
+                    .ok()?;
+                Some(())
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Issue 14, item 1 (the CLI's part): a proxy that drops the WebSocket upgrade is shown with
+/// its status and reply, and the likely cause with the guide to read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_refusing_the_upgrade_is_shown_with_its_reply_and_the_likely_cause() {
+    let server = Server::start(&Backend::Sqlite);
+    let proxy = upgrade_refusing_proxy(&server.url).await;
+    let cli = Cli::for_url(&proxy);
+    cli.login(&server, &unique_email("proxied"));
+    let out = cli.run(&["wallet", "create", "--chain", "evm"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "HTTP 400 Bad Request",
+        "400 Bad Request</h1></center> <hr><center>nginx/1.27.0",
+        "does not forward the `Upgrade` and `Connection` headers",
+        "docs/operations.md",
+        "Behind a load balancer",
+    ] {
+        assert!(err.contains(expected), "`{expected}` missing from:\n{err}");
+    }
+    assert!(
+        !err.contains('\u{1b}'),
+        "a terminal escape got through: {err:?}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -489,3 +489,61 @@ async fn edge_signing_racing_refresh_never_mixes_epochs() {
     drop(d);
     let _ = db.drop_db().await;
 }
+
+/// Issue 14, item 4: an instance with its own data directory (and so its own
+/// `server-channel.key`) on the deployment's database refuses to start, naming the file to
+/// copy; with the first instance's key file copied over, it starts and serves the same key.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_with_another_channel_key_refuses_to_start() {
+    use common::ServerOptions;
+    use std::os::unix::fs::PermissionsExt;
+
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
+    let a = Server::start(&backend);
+    let key_a = std::fs::read(a.data_dir.join("server-channel.key")).unwrap();
+    let public_a = common::raw::server_key(&a.url).await;
+
+    // B: its own data directory with the deployment's KEK file (the vault is fine) but a
+    // channel key of its own, as an operator who copied only the KEK would have.
+    let dir = tempfile::tempdir().unwrap();
+    let data_b = dir.path().join("data");
+    tandem_server::store::private_dir(&data_b).unwrap();
+    let copy = |name: &str, bytes: &[u8]| {
+        let path = data_b.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    copy(
+        "server-kek.key",
+        &std::fs::read(a.data_dir.join("server-kek.key")).unwrap(),
+    );
+    let mut other = [0u8; 32];
+    other[0] = 7;
+    copy("server-channel.key", &other);
+    let err = Server::refused(&backend, &data_b, &ServerOptions::default());
+    let file_b = data_b.join("server-channel.key");
+    assert!(
+        err.contains("is not the one this deployment's database registered")
+            && err.contains(&hex::encode(public_a))
+            && err.contains(&file_b.display().to_string())
+            && err.contains("Copy `server-channel.key`"),
+        "{err}"
+    );
+
+    // Missing altogether: refused too, and no new key is made up.
+    std::fs::remove_file(&file_b).unwrap();
+    let err = Server::refused(&backend, &data_b, &ServerOptions::default());
+    assert!(err.contains("is missing"), "{err}");
+    assert!(!file_b.exists(), "a new channel key was created");
+
+    // The right file: B starts and presents A's key.
+    copy("server-channel.key", &key_a);
+    let b = Server::start_in(&backend, dir, ServerOptions::default());
+    assert_eq!(common::raw::server_key(&b.url).await, public_a);
+    drop(b);
+    drop(a);
+    let _ = db.drop_db().await;
+}

@@ -35,6 +35,10 @@ fn fit_env(vault: Vec<(String, String)>) -> Vec<(String, String)> {
         ("TANDEM_MAIL__SMTP__HOST", "127.0.0.1".to_owned()),
         ("TANDEM_MAIL__SMTP__PORT", common::free_port().to_string()),
         ("TANDEM_MAIL__SMTP__TLS", "none".to_owned()),
+        (
+            "TANDEM_MAIL__FROM",
+            "Wallet <no-reply@example.com>".to_owned(),
+        ),
         ("TANDEM_VAULT__PROVIDER", "pkcs11".to_owned()),
         ("TANDEM_METRICS_TOKEN", METRICS_TOKEN.to_owned()),
     ]
@@ -115,10 +119,26 @@ fn each_unfit_setting_is_refused_with_its_own_error() {
             |env, _| env.retain(|(k, _)| k != "TANDEM_METRICS_TOKEN"),
             "/metrics would be public",
         ),
+        (
+            "sqlite",
+            |env, _| env.retain(|(k, _)| k != "TANDEM_DATABASE_URL"),
+            "database_url is not PostgreSQL",
+        ),
+        (
+            "development sender",
+            |env, _| env.retain(|(k, _)| k != "TANDEM_MAIL__FROM"),
+            "mail.from is `Tandem <no-reply@tandem.localhost>`",
+        ),
     ];
     for (name, unfit, expected) in cases {
         let data = dir.path().join(name.replace(' ', "-"));
         let mut env = fit_env(placeholder_token());
+        // Never reached: the checks refuse before connecting.
+        set(
+            &mut env,
+            "TANDEM_DATABASE_URL",
+            "postgres://tandem@127.0.0.1:1/tandem",
+        );
         let mut args = tls_args.clone();
         unfit(&mut env, &mut args);
         let err = Server::refused(&Backend::Sqlite, &data, &ServerOptions { env, args });
@@ -163,8 +183,10 @@ fn each_unfit_setting_is_refused_with_its_own_error() {
         },
     );
     let found = problems(&err);
-    assert_eq!(found.len(), 5, "{err}");
+    assert_eq!(found.len(), 7, "{err}");
     for expected in [
+        "database_url",
+        "mail.from",
         "mail.mode",
         "--dev-tls",
         "vault.provider",
@@ -181,12 +203,16 @@ fn each_unfit_setting_is_refused_with_its_own_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fit_production_configuration_starts() {
     let Some(hsm) = SoftHsm::new() else { return };
+    let Some(db) = tandem_server::store::testing::temp_postgres().await else {
+        return;
+    };
+    let backend = Backend::Postgres(db.url.clone());
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = cert_files(dir.path());
     let env = fit_env(hsm.env());
-    vault::json(&Backend::Sqlite, &dir.path().join("data"), &env, &["init"]);
+    vault::json(&backend, &dir.path().join("data"), &env, &["init"]);
     let server = Server::start_in(
-        &Backend::Sqlite,
+        &backend,
         dir,
         ServerOptions {
             env: env.clone(),
@@ -201,6 +227,51 @@ async fn a_fit_production_configuration_starts() {
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let log = server.log();
     assert!(!log.contains("DEVELOPMENT MODE"), "{log}");
+
+    // `tandem config check` on this deployment: the token's KEK (the database's active one)
+    // and the channel key pass; the relay (a closed port) fails, naming host and port.
+    let mut check_env: Vec<(&str, String)> =
+        env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    check_env.push(("TANDEM_DATABASE_URL", db.url.clone()));
+    check_env.push(("TANDEM_DATA_DIR", server.data_dir.display().to_string()));
+    check_env.push(("TANDEM_TLS_CERT", cert.display().to_string()));
+    check_env.push(("TANDEM_TLS_KEY", key.display().to_string()));
+    let (ok, json, _) = config_check(&check_env, true);
+    assert!(!ok, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let check = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {report}"))
+            .clone()
+    };
+    for name in ["database", "vault", "channel_key", "tls"] {
+        assert_eq!(check(name)["ok"], true, "{name}: {report}");
+    }
+    assert!(
+        check("vault")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&hsm.kek_id("tandem-kek")),
+        "{report}"
+    );
+    let smtp_port = env
+        .iter()
+        .find(|(k, _)| k == "TANDEM_MAIL__SMTP__PORT")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert_eq!(check("mail")["ok"], false);
+    assert!(
+        check("mail")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{smtp_port}")),
+        "{report}"
+    );
+    assert!(!json.contains("user-pin"), "the PIN leaked: {json}");
     let pem = std::fs::read(&cert).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
@@ -234,13 +305,195 @@ async fn a_fit_production_configuration_starts() {
 
     // Behind a TLS-terminating proxy, plain HTTP here is accepted once declared.
     let server = server.restart_with(
-        &Backend::Sqlite,
+        &backend,
         ServerOptions {
             env,
             args: vec!["--behind-tls-proxy".into()],
         },
     );
     assert!(server.url.starts_with("http://"), "{}", server.url);
+    drop(server);
+    let _ = db.drop_db().await;
+}
+
+/// Issue 14, item 2: `databse_url` in the file of a production instance stops it with the
+/// key and the intended one named, instead of a fresh SQLite database answering `/healthz`.
+#[test]
+fn a_misspelled_setting_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tandem.toml");
+    std::fs::write(
+        &file,
+        "mode = \"production\"\ndatabse_url = \"postgres://tandem@127.0.0.1:1/tandem\"\n\n\
+         [mail.smtp]\nprot = 2525\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let env = vec![("TANDEM_CONFIG".to_owned(), file.display().to_string())];
+    let err = Server::refused(
+        &Backend::Sqlite,
+        &data,
+        &ServerOptions {
+            env: env.clone(),
+            args: Vec::new(),
+        },
+    );
+    assert!(
+        err.contains("unknown key `databse_url`") && err.contains("did you mean `database_url`?"),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing created: {err}");
+    // The environment too.
+    let err = Server::refused(
+        &Backend::Sqlite,
+        &data,
+        &ServerOptions {
+            env: vec![("TANDEM_MAIL__SMTP__PROT".to_owned(), "2525".to_owned())],
+            args: Vec::new(),
+        },
+    );
+    assert!(
+        err.contains("`TANDEM_MAIL__SMTP__PROT`")
+            && err.contains("did you mean `TANDEM_MAIL__SMTP__PORT`?"),
+        "{err}"
+    );
+    assert!(!data.exists());
+}
+
+/// `tandem config check` with `env` (and no inherited server settings): (exit ok, stdout,
+/// stderr).
+fn config_check(env: &[(&str, String)], json: bool) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"));
+    cmd.args(["config", "check"]);
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.env_remove("TANDEM_CONFIG")
+        .env_remove("TANDEM_DATABASE_URL")
+        .env_remove("TANDEM_DATA_DIR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 14, item 2: `tandem config check` prints the effective configuration without
+/// secrets and says what to fix for the database, the mail relay and production mode, with
+/// host and port in every connection error; it creates nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_says_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_dir = data.display().to_string();
+
+    // The zero-configuration development setup passes and creates nothing.
+    let (ok, out, err) = config_check(&[("TANDEM_DATA_DIR", data_dir.clone())], false);
+    assert!(
+        ok,
+        "{out}
+{err}"
+    );
+    assert!(out.contains("mail.smtp.port = 587"), "{out}");
+    assert!(out.contains("does not exist yet"), "{out}");
+    assert!(!data.exists(), "config check created {}", data.display());
+
+    // Unreachable database and relay: host and port named; secrets hidden.
+    let db_port = common::free_port();
+    let smtp_port = common::free_port();
+    let env = vec![
+        ("TANDEM_DATA_DIR", data_dir.clone()),
+        (
+            "TANDEM_DATABASE_URL",
+            format!("postgres://tandem:db-secret-77@127.0.0.1:{db_port}/tandem"),
+        ),
+        ("TANDEM_MAIL__MODE", "smtp".to_owned()),
+        ("TANDEM_MAIL__SMTP__HOST", "127.0.0.1".to_owned()),
+        ("TANDEM_MAIL__SMTP__PORT", smtp_port.to_string()),
+        ("TANDEM_MAIL__SMTP__TLS", "none".to_owned()),
+        ("TANDEM_MAIL__SMTP__USERNAME", "mailer".to_owned()),
+        ("TANDEM_MAIL__SMTP__PASSWORD", "smtp-secret-88".to_owned()),
+        ("TANDEM_MODE", "production".to_owned()),
+    ];
+    let (ok, out, err) = config_check(&env, false);
+    assert!(!ok, "{out}");
+    assert!(err.contains("configuration check failed"), "{err}");
+    for secret in ["db-secret-77", "smtp-secret-88"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+    assert!(out.contains("mail.smtp.password = \"[redacted]\""), "{out}");
+    let fails: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
+    let line = |name: &str| {
+        fails
+            .iter()
+            .find(|l| l.contains(name))
+            .copied()
+            .unwrap_or_else(|| panic!("no failed {name} check in:\n{out}"))
+    };
+    assert!(
+        line("database").contains(&format!("127.0.0.1:{db_port}")),
+        "{out}"
+    );
+    assert!(
+        line("mail").contains(&format!("127.0.0.1:{smtp_port}")),
+        "{out}"
+    );
+    assert!(out.contains("vault.provider is \"local\""), "{out}");
+
+    // --json: the same, machine-readable.
+    let (ok, json, _) = config_check(&env, true);
+    assert!(!ok);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["config"]["mail"]["smtp"]["password"], "[redacted]");
+    let checks = report["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "database" && c["ok"] == false)
+    );
+    assert!(!data.exists());
+
+    // A PostgreSQL server without the database: the command that creates it.
+    if let Some(db) = tandem_server::store::testing::temp_postgres().await {
+        let (host, port) = ("127.0.0.1", 5432);
+        let mut url = db.url.clone();
+        let name_at = url.rfind('/').unwrap();
+        url.replace_range(name_at + 1.., "tandem_missing_db");
+        let (ok, out, _) = config_check(
+            &[
+                ("TANDEM_DATA_DIR", data_dir.clone()),
+                ("TANDEM_DATABASE_URL", url.clone()),
+            ],
+            false,
+        );
+        assert!(!ok, "{out}");
+        if url.contains(&format!("{host}:{port}")) {
+            assert!(
+                out.contains(&format!("createdb -h {host} -p {port}"))
+                    && out.contains("tandem_missing_db")
+                    && out.contains("CREATE DATABASE \"tandem_missing_db\""),
+                "{out}"
+            );
+        } else {
+            assert!(out.contains("createdb -h"), "{out}");
+        }
+        // The real database passes.
+        let (ok, out, err) = config_check(
+            &[
+                ("TANDEM_DATA_DIR", data_dir.clone()),
+                ("TANDEM_DATABASE_URL", db.url.clone()),
+            ],
+            false,
+        );
+        assert!(ok, "{out}\n{err}");
+        assert!(out.contains("PostgreSQL at"), "{out}");
+        let _ = db.drop_db().await;
+    }
 }
 
 #[test]

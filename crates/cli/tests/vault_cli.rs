@@ -159,7 +159,8 @@ fn vault_init_is_idempotent_and_start_up_errors_say_what_to_do() {
         assert!(!err.contains("not-the-pin"), "{err}");
     }
 
-    // init creates the KEK in the token and registers it; a second run finds the same key.
+    // init creates the KEK in the token and registers it (the refused starts above created
+    // the database); a second run finds the same key.
     let first = vault::json(&sqlite, &data, &env, &["init"]);
     assert_eq!(first["provider"], "pkcs11");
     assert_eq!(first["kek_id"], hsm.kek_id("tandem-kek"));
@@ -300,7 +301,7 @@ fn pkcs11_server_keeps_signing_through_a_rotation() {
     // the token; init stays idempotent (it reports the active, rotated key).
     let refreshed = cli.json(&["wallet", "refresh", &evm.id]);
     assert_eq!(refreshed["epoch"], 1);
-    let retired = vault::json(&sqlite, &server.data_dir, &env, &["retire"]);
+    let retired = vault::json(&sqlite, &server.data_dir, &env, &["retire", "--yes"]);
     assert_eq!(retired["retired"], serde_json::json!([v1]));
     let init = vault::json(&sqlite, &server.data_dir, &env, &["init"]);
     assert_eq!(init["kek_id"], v2.as_str());
@@ -431,7 +432,7 @@ fn existing_local_wallets_migrate_to_pkcs11() {
     );
 
     // Retiring the local KEK deletes the key file; the server keeps signing.
-    let retired = vault::json(&sqlite, &server.data_dir, &hsm.env(), &["retire"]);
+    let retired = vault::json(&sqlite, &server.data_dir, &hsm.env(), &["retire", "--yes"]);
     assert_eq!(retired["retired"], serde_json::json!([local_kek]));
     assert!(!key_file.exists(), "the local key file was not deleted");
     sign_both(&cli, &evm, &sol, "pkcs11 after retire");
@@ -465,7 +466,7 @@ async fn local_rotation(backend: Backend) {
         &backend,
         &server.data_dir,
         &none,
-        &["rotate", "--retire-old"],
+        &["rotate", "--retire-old", "--yes"],
     );
     assert_eq!(third["rewrapped"], 2);
     let retired = third["retired"]["retired"].as_array().unwrap().len();
@@ -483,4 +484,86 @@ async fn local_rotation(backend: Backend) {
 #[tokio::test(flavor = "multi_thread")]
 async fn local_keys_rotate_on_every_backend() {
     each_backend(local_rotation).await;
+}
+
+/// Issue 14, item 8: vault commands say what they act on, need a configuration rather than
+/// creating a database where they run, never create one, and destroy keys only when told.
+#[test]
+fn vault_commands_name_their_target_create_nothing_and_confirm_destruction() {
+    // No configuration at all: refused, nothing created in the working directory.
+    let cwd = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["vault", "status"])
+        .current_dir(cwd.path())
+        .env_remove("TANDEM_CONFIG")
+        .env_remove("TANDEM_DATA_DIR")
+        .env_remove("TANDEM_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no server configuration given"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "created files"
+    );
+
+    // A data directory with no database: refused, nothing created.
+    let sqlite = Backend::Sqlite;
+    let missing = cwd.path().join("nowhere");
+    for args in [&["status"][..], &["rotate"], &["retire", "--yes"]] {
+        let out = vault::run(&sqlite, &missing, &[], args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no database at"), "{args:?}: {err}");
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+    }
+
+    // `init` before the first start makes the key, not the database; the server registers
+    // the key when it first starts.
+    let fresh = cwd.path().join("fresh");
+    let init = vault::json(&sqlite, &fresh, &[], &["init"]);
+    assert_eq!(init["created"], true, "{init}");
+    assert_eq!(init["registered"], false, "{init}");
+    assert!(
+        init["note"].as_str().unwrap().contains("first start"),
+        "{init}"
+    );
+    assert!(fresh.join("server-kek.key").exists());
+    assert!(!fresh.join("tandem.db").exists(), "init created a database");
+
+    // On a server's data: the target first (database and key file), then the answer.
+    let server = Server::start(&sqlite);
+    let out = vault::run(&sqlite, &server.data_dir, &[], &["status"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("tandem vault status: database sqlite://")
+            && first.contains(&server.data_dir.join("tandem.db").display().to_string())
+            && first.contains("provider local, key file"),
+        "{err}"
+    );
+
+    // Destroying keys needs --yes when nobody can be asked.
+    vault::json(&sqlite, &server.data_dir, &[], &["rotate"]);
+    for args in [&["retire"][..], &["rotate", "--retire-old"]] {
+        let out = vault::run(&sqlite, &server.data_dir, &[], args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("add --yes"), "{args:?}: {err}");
+    }
+    let status = vault::json(&sqlite, &server.data_dir, &[], &["status"]);
+    assert_eq!(status["keks"].as_array().unwrap().len(), 2, "{status}");
+    assert!(
+        status["keks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["state"] != "retired"),
+        "{status}"
+    );
+    let retired = vault::json(&sqlite, &server.data_dir, &[], &["retire", "--yes"]);
+    assert_eq!(retired["retired"].as_array().unwrap().len(), 1, "{retired}");
 }

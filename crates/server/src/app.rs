@@ -17,7 +17,6 @@ use crate::notify::mailer_from_config;
 use crate::sessions::{SessionConfig, Sessions, SocketCaps};
 use crate::store::Store;
 use crate::tls::TlsSetup;
-use crate::vault::secret_key_file;
 use crate::vault_ops::{Purpose, VaultOpsError};
 use crate::wallets::Wallets;
 use tandem_proto::channel::StaticKeypair;
@@ -83,6 +82,15 @@ impl AppState {
             clock::from_spec(&config.clock).map_err(|e| StartError::Config(e.to_string()))?;
         crate::store::private_dir(&config.data_dir)?;
         let store = Store::connect(&config.database_url()).await?;
+        // Next to the KEK file: instances of one deployment share both. Checked first, so
+        // that an instance with another key changes nothing before it refuses.
+        let channel_key = crate::channel_key::load_and_register(
+            &store,
+            &config.channel_key_file(),
+            clock.now_ms(),
+        )
+        .await
+        .map_err(StartError::Config)?;
         let vault =
             crate::vault_ops::prepare(config, store.clone(), clock.clone(), Purpose::Serve).await?;
         let pii = vault.pii.clone();
@@ -114,11 +122,6 @@ impl AppState {
         })
         .with_pii(pii);
         let wallets = vault.wallets;
-        // Next to the KEK file: instances of one deployment share both.
-        let channel_secret =
-            secret_key_file(&config.key_file().with_file_name("server-channel.key"))?;
-        let channel_key = StaticKeypair::from_private(channel_secret.as_slice())
-            .map_err(|e| StartError::Config(format!("channel key: {e}")))?;
         let ceremonies = Ceremonies::new(
             wallets.clone(),
             CeremonyConfig {
@@ -235,6 +238,9 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
     let served = match tls {
         Some(setup) => {
             let (rustls, dev_cert) = crate::tls::rustls_config(&setup, &config.data_dir).await?;
+            if let TlsSetup::Files { cert, key } = &setup {
+                crate::tls::reload_on_sighup(rustls.clone(), cert.clone(), key.clone());
+            }
             announce(dev_cert.as_deref());
             let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
                 .map_err(StartError::Serve)?

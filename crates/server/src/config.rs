@@ -11,9 +11,11 @@
 //! PIN is accepted only from the environment (`TANDEM_VAULT_PKCS11_PIN`, see [`vault`]).
 
 mod mode;
+mod strict;
 mod vault;
 
 pub use mode::Mode;
+pub use strict::{OTHER_PREFIXES, OTHER_VARIABLES, nearest};
 pub use vault::{
     DEFAULT_KEY_LABEL, PKCS11_PIN_ENV, Pkcs11Settings, VaultConfig, VaultProviderKind,
 };
@@ -25,7 +27,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::store::redact_url;
 
@@ -53,6 +55,15 @@ pub enum ConfigError {
     /// A source could not be read or parsed as a whole (e.g. a TOML syntax error).
     #[error("cannot read configuration: {0}")]
     Source(String),
+    /// A key of the file, or a `TANDEM_*` variable, that is no configuration key; the message
+    /// names the nearest valid one.
+    #[error("{message}")]
+    Unknown {
+        /// The dotted key (file) or the variable name (environment).
+        key: String,
+        /// What is wrong, with the likely intended key.
+        message: String,
+    },
 }
 
 impl ConfigError {
@@ -66,7 +77,7 @@ impl ConfigError {
     /// The dotted key this error is about, if it is about one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Self::Invalid { key, .. } => Some(key),
+            Self::Invalid { key, .. } | Self::Unknown { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -92,7 +103,7 @@ impl ConfigError {
 }
 
 /// The whole server configuration.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {
     /// `development` (default) or `production` (refuses unsafe settings at start).
@@ -105,7 +116,10 @@ pub struct Config {
     /// Directory for the SQLite database, the local key file and the development outbox.
     pub data_dir: PathBuf,
     /// Database URL; `None` means SQLite at `<data_dir>/tandem.db`. See [`Config::database_url`].
-    #[serde(deserialize_with = "lenient::opt_string")]
+    #[serde(
+        deserialize_with = "lenient::opt_string",
+        serialize_with = "redacted_url"
+    )]
     pub database_url: Option<String>,
     /// `system`, or `file:<path>` for end-to-end tests (see [`crate::clock::from_spec`]).
     #[serde(deserialize_with = "lenient::string")]
@@ -129,13 +143,17 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Require `Authorization: Bearer <token>` on `/metrics` (best given as
     /// `TANDEM_METRICS_TOKEN`).
-    #[serde(deserialize_with = "lenient::opt_secret")]
+    #[serde(deserialize_with = "lenient::opt_secret", serialize_with = "redacted")]
     pub metrics_token: Option<SecretString>,
+    /// PEM certificate chain for in-process TLS (with `tls_key`); reloaded on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The header carrying the client address behind a reverse proxy. Only one is read: a
 /// proxy that sets one passes the other through from the client unchecked.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProxyHeader {
     /// `X-Forwarded-For` (nginx, HAProxy, most load balancers).
@@ -163,6 +181,8 @@ impl Default for Config {
             proxy_header: ProxyHeader::default(),
             metrics_listen: None,
             metrics_token: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -191,12 +211,14 @@ impl fmt::Debug for Config {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "[redacted]"),
             )
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .finish()
     }
 }
 
 /// `[sessions]`: bearer-session lifetimes.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct SessionsConfig {
     /// Idle lifetime; each refresh extends the session by this much.
@@ -216,7 +238,7 @@ impl Default for SessionsConfig {
 }
 
 /// `[otp]`: email one-time codes.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct OtpConfig {
     /// How long a code is valid.
@@ -249,7 +271,7 @@ impl Default for OtpConfig {
 }
 
 /// How login codes leave the server.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum MailMode {
     /// Development only: the code is printed in the server log and appended to
@@ -261,7 +283,7 @@ pub enum MailMode {
 }
 
 /// `[mail]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MailConfig {
     /// `outbox` (development) or `smtp`.
@@ -284,7 +306,7 @@ impl Default for MailConfig {
 }
 
 /// Transport security towards the SMTP relay.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plaintext. Only for a relay on loopback or a trusted local network.
@@ -297,7 +319,7 @@ pub enum SmtpTls {
 }
 
 /// `[mail.smtp]`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SmtpConfig {
     /// Relay host name or address.
@@ -311,7 +333,7 @@ pub struct SmtpConfig {
     #[serde(deserialize_with = "lenient::opt_string")]
     pub username: Option<String>,
     /// SMTP AUTH password (best given as `TANDEM_MAIL__SMTP__PASSWORD`).
-    #[serde(deserialize_with = "lenient::opt_secret")]
+    #[serde(deserialize_with = "lenient::opt_secret", serialize_with = "redacted")]
     pub password: Option<SecretString>,
 }
 
@@ -340,7 +362,7 @@ impl fmt::Debug for SmtpConfig {
 }
 
 /// `[limits]`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct LimitsConfig {
     /// Largest HTTP request body.
@@ -398,6 +420,10 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
         };
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+            .filter(|(k, _)| k.starts_with("TANDEM_"))
+            .collect();
         let mut figment = Figment::new();
         if let Some(path) = &file {
             if !path.is_file() {
@@ -418,6 +444,7 @@ impl Config {
                 .split("__"),
         );
         let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
+        strict::check(&config, file.as_deref(), &env)?;
         if let Some(raw) = std::env::var_os(SMTP_PASSWORD_ENV) {
             let raw = raw
                 .into_string()
@@ -458,6 +485,15 @@ impl Config {
                     "must start with `sqlite:`, `postgres://` or `postgresql://`",
                 ));
             }
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::invalid("tls_key", "is required with tls_cert"));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid("tls_cert", "is required with tls_key"));
+            }
+            _ => {}
         }
         if let Err(e) = crate::clock::from_spec(&self.clock) {
             return Err(ConfigError::invalid("clock", e.to_string()));
@@ -600,12 +636,44 @@ impl Config {
         }
     }
 
+    /// The static key of the ceremony channel: `server-channel.key` next to the KEK file, so
+    /// that instances sharing one share the other.
+    pub fn channel_key_file(&self) -> PathBuf {
+        self.key_file().with_file_name("server-channel.key")
+    }
+
+    /// The TLS files from the configuration (`tls_cert`, `tls_key`), if both are set.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsSetup> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsSetup::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The key file of the `local` vault provider: configured, or `<data_dir>/server-kek.key`.
     pub fn key_file(&self) -> PathBuf {
         self.vault
             .key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("server-kek.key"))
+    }
+}
+
+/// Secrets appear in the effective configuration only as `[redacted]` (set) or null.
+pub(crate) fn redacted<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+fn redacted_url<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(url) => s.serialize_str(&redact_url(url)),
+        None => s.serialize_none(),
     }
 }
 

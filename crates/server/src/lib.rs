@@ -6,8 +6,10 @@
 //! [`auth`] and bearer [`sessions`]. Each module owns its tables, its rules and its errors.
 
 pub mod auth;
+pub mod channel_key;
 pub mod clock;
 pub mod config;
+pub mod config_check;
 mod conn_limit;
 pub mod failpoints;
 pub mod hardening;

@@ -3,8 +3,10 @@
 //!
 //! `mode = "production"` refuses to start unless login codes go out by SMTP (the development
 //! outbox prints them), TLS is on in-process or a proxy is declared to terminate it, the KEK is
-//! not a local key file, and time comes from the system clock. Every problem is listed at
-//! once, so an operator fixes the configuration in one go.
+//! not a local key file, time comes from the system clock, the database is PostgreSQL (an
+//! SQLite file is one host's: a misspelled `database_url` must not start a fresh one) and the
+//! mail sender is set explicitly (not the development `.localhost` default). Every problem is
+//! listed at once, so an operator fixes the configuration in one go.
 
 use std::net::IpAddr;
 
@@ -15,6 +17,21 @@ use crate::tls::TlsSetup;
 /// production mode; empty when it may start. Only meaningful in production mode.
 pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
     let mut out = Vec::new();
+    if !config.database_url().trim_start().starts_with("postgres") {
+        out.push(
+            "database_url is not PostgreSQL: production runs on PostgreSQL (shared by all \
+             instances, backed up with the usual tools); set database_url = \
+             \"postgres://user@host:5432/tandem\" (TANDEM_DATABASE_URL)"
+                .to_owned(),
+        );
+    }
+    if sender_is_local(&config.mail.from) {
+        out.push(format!(
+            "mail.from is `{}`, a development address: set mail.from to a sender of your own \
+             domain, e.g. \"Wallet <no-reply@example.com>\" (TANDEM_MAIL__FROM)",
+            config.mail.from
+        ));
+    }
     if config.mail.mode == MailMode::Outbox {
         out.push(
             "mail.mode is \"outbox\": the development outbox prints login codes instead of \
@@ -37,7 +54,7 @@ pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
         Some(TlsSetup::Files { .. }) => {}
         None if config.tls_terminated_by_proxy => {}
         None => out.push(
-            "TLS is off: pass --tls-cert/--tls-key, or, if a reverse proxy terminates TLS in \
+            "TLS is off: set tls_cert/tls_key (--tls-cert/--tls-key), or, if a reverse proxy terminates TLS in \
              front of this server, say so with tls_terminated_by_proxy = true \
              (--behind-tls-proxy, TANDEM_TLS_TERMINATED_BY_PROXY=true)"
                 .to_owned(),
@@ -119,6 +136,20 @@ pub fn development_banner(config: &Config, tls: Option<&TlsSetup>) -> String {
     out
 }
 
+/// Whether the sender's domain is `localhost` or under `.localhost` (never deliverable).
+fn sender_is_local(from: &str) -> bool {
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, rest)| rest.trim_end_matches('>'));
+    let domain = address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    domain == "localhost" || domain.ends_with(".localhost")
+}
+
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
@@ -146,13 +177,16 @@ mod tests {
             mode: Mode::Production,
             ..Config::default()
         };
-        assert_eq!(problems(&config, None).len(), 5);
-        assert_eq!(problems(&config, Some(&TlsSetup::Dev)).len(), 5);
+        assert_eq!(problems(&config, None).len(), 7);
+        assert_eq!(problems(&config, Some(&TlsSetup::Dev)).len(), 7);
         let private = Config {
             metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9090))),
             ..config.clone()
         };
-        assert_eq!(problems(&private, None).len(), 4);
+        assert_eq!(problems(&private, None).len(), 6);
+        assert!(sender_is_local("Tandem <no-reply@tandem.localhost>"));
+        assert!(sender_is_local("x@LOCALHOST."));
+        assert!(!sender_is_local("Wallet <no-reply@example.com>"));
         assert!(
             check(&Config::default(), None).is_ok(),
             "development mode never refuses"

@@ -1,6 +1,9 @@
 //! In-process TLS (rustls, ring): certificate files, or a self-signed development
 //! certificate. The end-to-end ceremony channel does not depend on it; TLS protects the rest
 //! (tokens, login codes, payload previews) when no proxy terminates TLS in front.
+//!
+//! Certificate files are read again on SIGHUP (see [`reload_on_sighup`]): new connections get
+//! the new certificate, open ones keep the one they were set up with.
 
 use std::path::{Path, PathBuf};
 
@@ -54,4 +57,39 @@ pub async fn rustls_config(
             Ok((config, Some(path)))
         }
     }
+}
+
+/// Reloads the certificate and key files into `config` on every SIGHUP, for as long as the
+/// server runs. A file that does not load keeps the previous certificate in service (and is
+/// logged), so a half-copied renewal never takes the server down.
+pub fn reload_on_sighup(config: RustlsConfig, cert: PathBuf, key: PathBuf) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGHUP: TLS certificates will not reload");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match config.reload_from_pem_file(&cert, &key).await {
+                    Ok(()) => tracing::info!(
+                        cert = %cert.display(),
+                        "TLS certificate reloaded (SIGHUP); new connections use it"
+                    ),
+                    Err(e) => tracing::error!(
+                        cert = %cert.display(),
+                        key = %key.display(),
+                        error = %e,
+                        "TLS certificate reload failed; still serving the previous certificate"
+                    ),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (config, cert, key);
 }

@@ -460,3 +460,165 @@ fn edge_proxies_metrics_and_connection_limits() {
         });
     }
 }
+
+fn message_of(result: Result<Config, ConfigError>) -> String {
+    match result {
+        Err(e) => e.to_string(),
+        Ok(_) => "<accepted>".to_owned(),
+    }
+}
+
+#[test]
+fn unknown_file_keys_are_errors_naming_the_nearest_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "databse_url = \"postgres://db/tandem\"\n",
+            "databse_url",
+            "did you mean `database_url`?",
+        ),
+        (
+            "[mail.smtp]\nhost = \"relay\"\nprot = 2525\n",
+            "mail.smtp.prot",
+            "did you mean `mail.smtp.port`?",
+        ),
+        ("[mial]\nmode = \"smtp\"\n", "mial", "did you mean `mail`?"),
+        (
+            "[limits]\nmax_frame_byte = 5\n",
+            "limits.max_frame_byte",
+            "did you mean `limits.max_frame_bytes`?",
+        ),
+        (
+            "[vault.pkcs11]\nmodul = \"/x.so\"\n",
+            "vault.pkcs11.modul",
+            "did you mean `vault.pkcs11.module`?",
+        ),
+        // Nothing close: the valid keys of the section are listed instead.
+        (
+            "[otp]\ncolour = \"blue\"\n",
+            "otp.colour",
+            "valid keys in [otp]: ",
+        ),
+    ];
+    for &(file, key, hint) in cases {
+        Jail::expect_with(|jail| {
+            jail.create_file("t.toml", file)?;
+            let result = load(Some("t.toml"));
+            let message = message_of(load(Some("t.toml")));
+            assert_eq!(key_of(result), key, "{file}");
+            assert!(message.contains(hint), "{file}: {message}");
+            assert!(message.contains("t.toml"), "names the file: {message}");
+            Ok(())
+        });
+    }
+    // Every key the effective configuration shows is accepted back from a file.
+    Jail::expect_with(|jail| {
+        let all = serde_json::to_value(Config::default()).unwrap();
+        let mut toml = String::new();
+        for (section, keys) in all.as_object().unwrap() {
+            if !keys.is_object() && !keys.is_null() {
+                toml.insert_str(0, &format!("{section} = {keys}\n"));
+            }
+        }
+        jail.create_file("all.toml", &toml)?;
+        load(Some("all.toml")).unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_tandem_variables_are_errors_but_other_programs_variables_are_not() {
+    for (var, hint) in [
+        ("TANDEM_DATABSE_URL", "did you mean `TANDEM_DATABASE_URL`?"),
+        (
+            "TANDEM_MAIL__SMTP__PROT",
+            "did you mean `TANDEM_MAIL__SMTP__PORT`?",
+        ),
+        (
+            "TANDEM_MAIL_SMTP_PORT",
+            "did you mean `TANDEM_MAIL__SMTP__PORT`?",
+        ),
+        ("TANDEM_LISTEN_ADDR", "did you mean `TANDEM_LISTEN`?"),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(var, "2525");
+            let result = load(None);
+            let message = message_of(load(None));
+            assert_eq!(key_of(result), var);
+            assert!(message.contains(hint), "{var}: {message}");
+            assert!(!message.contains("2525"), "no value echoed: {message}");
+            Ok(())
+        });
+    }
+    // Read by the device commands, logging, tests and `Config::load` itself.
+    Jail::expect_with(|jail| {
+        for var in [
+            "TANDEM_SERVER",
+            "TANDEM_HOME",
+            "TANDEM_PASSPHRASE",
+            "TANDEM_TIMEOUT",
+            "TANDEM_CA_FILE",
+            "TANDEM_LOG",
+            "TANDEM_LOG_FORMAT",
+            "TANDEM_REQUIRE_PEERS",
+            "TANDEM_TEST_PG_URL",
+            "TANDEM_PEER_PYTHON",
+            "TANDEM_FAILPOINTS",
+            "TANDEM_VAULT_PKCS11_PIN",
+            "TANDEM_METRICS_TOKEN",
+        ] {
+            jail.set_env(var, "x");
+        }
+        load(None).unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn tls_files_from_the_file_or_environment_both_or_neither() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "t.toml",
+            "tls_cert = \"/etc/tandem/cert.pem\"\ntls_key = \"/etc/tandem/key.pem\"\n",
+        )?;
+        let c = load(Some("t.toml")).unwrap();
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/etc/tandem/cert.pem")));
+        assert!(matches!(
+            c.tls_files(),
+            Some(tandem_server::tls::TlsSetup::Files { .. })
+        ));
+        jail.set_env("TANDEM_TLS_KEY", "/srv/key.pem");
+        assert_eq!(
+            load(Some("t.toml")).unwrap().tls_key,
+            Some(PathBuf::from("/srv/key.pem"))
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.create_file("u.toml", "tls_cert = \"/etc/tandem/cert.pem\"\n")?;
+        assert_eq!(key_of(load(Some("u.toml"))), "tls_key");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_effective_configuration_hides_secrets() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TANDEM_MAIL__SMTP__USERNAME", "u");
+        jail.set_env("TANDEM_MAIL__SMTP__PASSWORD", "hunter2");
+        jail.set_env("TANDEM_METRICS_TOKEN", "scrape-secret");
+        jail.set_env("TANDEM_VAULT_PKCS11_PIN", "pin-9876");
+        jail.set_env(
+            "TANDEM_DATABASE_URL",
+            "postgres://tandem:dbsecret@db/tandem",
+        );
+        let shown = serde_json::to_value(load(None).unwrap()).unwrap();
+        let text = shown.to_string();
+        for secret in ["hunter2", "scrape-secret", "pin-9876", "dbsecret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(shown["mail"]["smtp"]["password"], "[redacted]");
+        assert_eq!(shown["vault"]["pkcs11"]["pin"], "[redacted]");
+        assert_eq!(shown["mail"]["smtp"]["port"], 587);
+        Ok(())
+    });
+}

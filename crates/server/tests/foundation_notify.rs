@@ -120,14 +120,40 @@ async fn smtp_delivers_the_code() {
         msg.data
     );
     assert!(msg.data.contains("493017"), "{}", msg.data);
+    let message_id = |data: &str| {
+        data.lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no Message-ID in:\n{data}"))
+    };
+    let first_id = message_id(&msg.data);
+    assert!(
+        first_id.starts_with('<') && first_id.ends_with("@tandem.localhost>"),
+        "{first_id}"
+    );
+    assert!(!first_id.contains("493017"));
 
-    // The pooled transport is reused for the next message.
+    // The pooled transport is reused for the next message, with a new Message-ID.
     mailer
         .send_login_code("bob@example.com", &LoginCode::new("111222".to_owned()))
         .await
         .unwrap();
     let msg = received.recv().await.unwrap();
     assert!(msg.data.contains("111222"));
+    assert_ne!(message_id(&msg.data), first_id);
+
+    // `tandem config check` connects without sending; a closed port fails.
+    mailer.test_connection().await.unwrap();
+    let closed = SmtpMailer::new(&smtp_config(free_port())).unwrap();
+    assert!(closed.test_connection().await.is_err());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]

@@ -171,8 +171,9 @@ async fn migrations_are_idempotent(db: &TestDb) {
         .unwrap()
         .try_get(0)
         .unwrap();
-    // 0001 init, 0002 vault keks, 0003 frozen_at, 0004 auth data at rest: each applied once.
-    assert_eq!(applied, 4);
+    // 0001 init, 0002 vault keks, 0003 frozen_at, 0004 auth data at rest, 0005 server
+    // identity: each applied once.
+    assert_eq!(applied, 5);
     second.close().await;
 }
 

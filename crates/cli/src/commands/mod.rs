@@ -1,4 +1,5 @@
 mod bench;
+mod config_check;
 mod login;
 mod serve;
 mod server_config;
@@ -9,10 +10,36 @@ mod wallet;
 
 use tandem_client::{ClientError, Timeouts};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ServerCli, ServerCommand};
 use crate::context::Context;
 
-pub async fn run(cli: Cli) -> Result<(), ClientError> {
+/// What was parsed: the whole command line, or a server-side command alone.
+pub enum Invocation {
+    Device(Cli),
+    Server(ServerCli),
+}
+
+impl Invocation {
+    pub fn json(&self) -> bool {
+        match self {
+            Invocation::Device(c) => c.json,
+            Invocation::Server(c) => c.json,
+        }
+    }
+}
+
+pub async fn run(invocation: Invocation) -> Result<(), ClientError> {
+    let cli = match invocation {
+        Invocation::Device(cli) => cli,
+        Invocation::Server(server) => {
+            let json = server.json;
+            return match server.command {
+                ServerCommand::Serve(args) => serve::run(args).await,
+                ServerCommand::Vault(cmd) => vault::run(json, cmd).await,
+                ServerCommand::Config(cmd) => config_check::run(json, cmd).await,
+            };
+        }
+    };
     let timeouts = Timeouts::uniform(std::time::Duration::from_secs(cli.timeout));
     let ctx = Context::new(cli.server.clone(), cli.ca_file.clone(), timeouts);
     let json = cli.json;
@@ -24,5 +51,6 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
         Command::Session(cmd) => session::run(&ctx, json, cmd).await,
         Command::Bench(args) => bench::run(&ctx, json, args).await,
         Command::Vault(cmd) => vault::run(json, cmd).await,
+        Command::Config(cmd) => config_check::run(json, cmd).await,
     }
 }

@@ -13,7 +13,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ClientError> {
     let tls = match (args.tls_cert, args.tls_key, args.dev_tls) {
         (Some(cert), Some(key), _) => Some(TlsSetup::Files { cert, key }),
         (_, _, true) => Some(TlsSetup::Dev),
-        _ => None,
+        _ => config.tls_files(),
     };
     tandem_server::app::serve(config, tls)
         .await

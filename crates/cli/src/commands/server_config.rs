@@ -26,6 +26,17 @@ pub fn load(
     Ok(config)
 }
 
+/// Whether the server's configuration is named at all (a file, a data directory or a
+/// database URL), rather than the development defaults under `./tandem-data`.
+pub fn explicit(args: &crate::cli::ServerConfigArgs) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    args.config.is_some()
+        || args.data_dir.is_some()
+        || set("TANDEM_CONFIG")
+        || set("TANDEM_DATA_DIR")
+        || set("TANDEM_DATABASE_URL")
+}
+
 /// Logs to stderr, `TANDEM_LOG` filtering (default `default_filter`), JSON lines if
 /// `TANDEM_LOG_FORMAT=json`.
 pub fn init_logging(default_filter: &str) {

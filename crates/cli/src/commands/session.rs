@@ -18,7 +18,7 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
             let s = api.session().await?;
             let origin = origin(api.base())?;
             let key = api.server_key().map(hex::encode);
-            let mut shown = serde_json::to_value(&s).unwrap_or_default();
+            let mut shown = readable(&s);
             if let Some(obj) = shown.as_object_mut() {
                 obj.insert("server".into(), origin.clone().into());
                 obj.insert("server_key".into(), key.clone().into());
@@ -35,7 +35,9 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
         }
         SessionCommand::Refresh => {
             let s = api.refresh_session().await?;
-            output::print(json, &s, || format!("Session extended\n{}", describe(&s)));
+            output::print(json, &readable(&s), || {
+                format!("Session extended\n{}", describe(&s))
+            });
         }
         SessionCommand::Logout => {
             api.logout().await?;
@@ -47,7 +49,8 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
         }
         SessionCommand::List => {
             let list = api.sessions().await?;
-            output::print(json, &list, || {
+            let shown: Vec<serde_json::Value> = list.iter().map(readable).collect();
+            output::print(json, &shown, || {
                 list.iter()
                     .map(|s| {
                         let mark = if s.current { "*" } else { " " };
@@ -55,7 +58,7 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
                             "{mark} {}  {}  expires {}",
                             output::clean(&s.id),
                             output::clean(&s.auth_method),
-                            s.expires_at
+                            output::when(s.expires_at)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -74,12 +77,29 @@ pub async fn run(ctx: &Context, json: bool, cmd: SessionCommand) -> Result<(), C
 
 fn describe(s: &SessionInfo) -> String {
     format!(
-        "  session:  {}\n  method:   {}\n  expires:  {} (unix ms)\n  absolute: {} (unix ms)",
+        "  session:  {}\n  method:   {}\n  expires:  {}\n  absolute: {}",
         output::clean(&s.id),
         output::clean(&s.auth_method),
-        s.expires_at,
-        s.absolute_expires_at
+        output::when(s.expires_at),
+        output::when(s.absolute_expires_at)
     )
+}
+
+/// The session as JSON: the raw Unix-millisecond fields scripts rely on, plus each time as
+/// RFC 3339 next to it (`expires_at_rfc3339`, …).
+fn readable(s: &SessionInfo) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        let times: Vec<(String, i64)> = obj
+            .iter()
+            .filter(|(k, _)| k.ends_with("_at"))
+            .filter_map(|(k, v)| Some((format!("{k}_rfc3339"), v.as_i64()?)))
+            .collect();
+        for (k, ms) in times {
+            obj.insert(k, output::rfc3339(ms).into());
+        }
+    }
+    v
 }
 
 /// The deliberate reset of a pin, after the operator confirmed that the key changed.

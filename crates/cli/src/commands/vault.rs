@@ -1,12 +1,16 @@
 //! `tandem vault …`: key-encryption-key administration on a server host. Runs against the
 //! server's own configuration and database; servers keep serving meanwhile.
+//!
+//! Every command first prints what it acts on (database, provider, token or key file) on
+//! stderr, refuses to run without a configuration (instead of creating a database in the
+//! working directory), never creates a database, and asks before destroying a key.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 
 use tandem_client::ClientError;
 use tandem_server::clock;
 use tandem_server::config::{Config, VaultProviderKind};
-use tandem_server::store::Store;
+use tandem_server::store::{Store, redact_url};
 use tandem_server::vault_ops::{self, RetireReport, RotateReport};
 use tandem_server::wallets::RewrapProgress;
 
@@ -24,11 +28,13 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
     tandem_server::hardening::harden_process();
     match cmd {
         VaultCommand::Init { server } => {
-            let (config, store, clock) = open(server).await?;
+            let (config, store, clock) = open("init", server, Existing::Optional).await?;
             let report = vault_ops::init(&config, store.clone(), clock)
                 .await
                 .map_err(local);
-            store.close().await;
+            if let Some(store) = store {
+                store.close().await;
+            }
             let report = report?;
             output::print(json, &report, || {
                 let mut text = format!(
@@ -50,8 +56,16 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
             });
             Ok(())
         }
-        VaultCommand::Rotate { server, retire_old } => {
-            let (config, store, clock) = open(server).await?;
+        VaultCommand::Rotate {
+            server,
+            retire_old,
+            yes,
+        } => {
+            let (config, store, clock) = open_existing("rotate", server).await?;
+            if retire_old && let Err(e) = confirm_destruction(yes, "rotate --retire-old") {
+                store.close().await;
+                return Err(e);
+            }
             let mut progress = progress_printer();
             let report =
                 vault_ops::rotate(&config, store.clone(), clock, retire_old, &mut progress).await;
@@ -62,8 +76,13 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
             server,
             to,
             retire_old,
+            yes,
         } => {
-            let (config, store, clock) = open(server).await?;
+            let (config, store, clock) = open_existing("migrate", server).await?;
+            if retire_old && let Err(e) = confirm_destruction(yes, "migrate --retire-old") {
+                store.close().await;
+                return Err(e);
+            }
             let to = match to {
                 ProviderArg::Pkcs11 => VaultProviderKind::Pkcs11,
             };
@@ -74,8 +93,12 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
             store.close().await;
             finish_rewrap(json, report.map_err(local)?)
         }
-        VaultCommand::Retire { server } => {
-            let (config, store, clock) = open(server).await?;
+        VaultCommand::Retire { server, yes } => {
+            let (config, store, clock) = open_existing("retire", server).await?;
+            if let Err(e) = confirm_destruction(yes, "retire") {
+                store.close().await;
+                return Err(e);
+            }
             let report = vault_ops::retire(&config, store.clone(), clock).await;
             store.close().await;
             let report = report.map_err(local)?;
@@ -83,7 +106,7 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
             Ok(())
         }
         VaultCommand::Status { server } => {
-            let (_config, store, _clock) = open(server).await?;
+            let (_config, store, _clock) = open_existing("status", server).await?;
             let report = vault_ops::status(&store).await;
             store.close().await;
             let report = report.map_err(local)?;
@@ -111,17 +134,111 @@ pub async fn run(json: bool, cmd: VaultCommand) -> Result<(), ClientError> {
     }
 }
 
-async fn open(
+/// Whether the command may run before the server created its database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Required,
+    Optional,
+}
+
+async fn open_existing(
+    command: &str,
     server: ServerConfigArgs,
 ) -> Result<(Config, Store, tandem_server::clock::SharedClock), ClientError> {
+    let (config, store, clock) = open(command, server, Existing::Required).await?;
+    let store = store.ok_or_else(|| local("no database"))?;
+    Ok((config, store, clock))
+}
+
+/// Loads the server's configuration, prints the target, and opens the database if it exists
+/// (an SQLite file that does not is an error unless `existing` is `Optional`).
+async fn open(
+    command: &str,
+    server: ServerConfigArgs,
+    existing: Existing,
+) -> Result<(Config, Option<Store>, tandem_server::clock::SharedClock), ClientError> {
+    if !server_config::explicit(&server) {
+        return Err(local(
+            "no server configuration given: `tandem vault` acts on a server's database and \
+             keys, so name them as for `tandem serve`: --config FILE (or TANDEM_CONFIG), or \
+             --data-dir DIR (TANDEM_DATA_DIR) and TANDEM_DATABASE_URL. Nothing was created.",
+        ));
+    }
     let config = server_config::load(server.config, server.data_dir, None)?;
     let clock = clock::from_spec(&config.clock).map_err(local)?;
-    tandem_server::store::private_dir(&config.data_dir)
-        .map_err(|e| local(format!("data dir: {e}")))?;
-    let store = Store::connect(&config.database_url())
+    let url = config.database_url();
+    eprintln!("tandem vault {command}: {}", describe_target(&config));
+    if let Some(file) = tandem_server::store::sqlite_file(&url)
+        && !file.exists()
+    {
+        if existing == Existing::Required {
+            return Err(local(format!(
+                "no database at {}: either the configuration does not point where the server \
+                 keeps its data (check --data-dir, database_url), or the server never started \
+                 there. Nothing was created.",
+                file.display()
+            )));
+        }
+        if config.vault.provider == VaultProviderKind::Local {
+            tandem_server::store::private_dir(&config.data_dir)
+                .map_err(|e| local(format!("data dir: {e}")))?;
+        }
+        return Ok((config, None, clock));
+    }
+    let store = Store::connect(&url)
         .await
-        .map_err(|e| local(format!("database: {e}")))?;
-    Ok((config, store, clock))
+        .map_err(|e| local(format!("database {}: {e}", redact_url(&url))))?;
+    Ok((config, Some(store), clock))
+}
+
+/// The database and key a command acts on, secrets hidden.
+fn describe_target(config: &Config) -> String {
+    let db = redact_url(&config.database_url());
+    let p = &config.vault.pkcs11;
+    let keys = match config.vault.provider {
+        VaultProviderKind::Local => {
+            format!("provider local, key file {}", config.key_file().display())
+        }
+        VaultProviderKind::Pkcs11 => format!(
+            "provider pkcs11, module {}, token `{}`, key label `{}`",
+            p.module
+                .as_deref()
+                .map(|m| m.display().to_string())
+                .unwrap_or_default(),
+            p.token_label.as_deref().unwrap_or_default(),
+            p.key_label
+        ),
+    };
+    format!("database {db}; {keys}")
+}
+
+/// Asks before destroying keys: `--yes`, or typing `yes` on a terminal.
+fn confirm_destruction(yes: bool, command: &str) -> Result<(), ClientError> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(local(format!(
+            "`tandem vault {command}` destroys old KEKs for good (database backups taken \
+             before the rotation can no longer be restored): add --yes to confirm"
+        )));
+    }
+    eprint!(
+        "This destroys old KEKs for good; database backups taken before the rotation can no \
+         longer be restored. Type `yes` to continue: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| local(format!("cannot read the answer: {e}")))?;
+    if line.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(local("not confirmed; nothing was destroyed"))
+    }
 }
 
 /// Progress lines on stderr, with `--json` too (stdout stays pure JSON): plain lines, so they

@@ -86,7 +86,10 @@ impl Socket {
                     .and_then(|b| serde_json::from_slice::<tandem_proto::ApiError>(b).ok());
                 match api {
                     Some(api) => ClientError::Api(api),
-                    None => ClientError::Socket(format!("HTTP {}", resp.status())),
+                    None => ClientError::Socket(upgrade_refused(
+                        resp.status(),
+                        resp.body().as_deref().unwrap_or_default(),
+                    )),
                 }
             }
             other => socket_error(other),
@@ -262,6 +265,46 @@ async fn handshake(
         }
     };
     initiator.finish(&msg2).map_err(channel)
+}
+
+/// Where the guide for running behind a reverse proxy is.
+const PROXY_GUIDE: &str = "docs/operations.md, section \"Behind a load balancer\"";
+
+/// The error for an upgrade answered with something other than a Tandem error: the status, the
+/// start of the body (whoever sent it: often a proxy), and the likely cause.
+fn upgrade_refused(
+    status: tokio_tungstenite::tungstenite::http::StatusCode,
+    body: &[u8],
+) -> String {
+    const SHOWN: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    // Someone else's text on the user's terminal: no control characters, one line.
+    let mut shown: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if shown.chars().count() > SHOWN {
+        shown = shown.chars().take(SHOWN).collect::<String>() + "…";
+    }
+    let reply = if shown.is_empty() {
+        String::new()
+    } else {
+        format!("; reply: {shown}")
+    };
+    let hint = match status.as_u16() {
+        400 | 404 | 405 | 426 => format!(
+            "the WebSocket upgrade was refused, probably by a reverse proxy or load balancer \
+             that does not forward the `Upgrade` and `Connection` headers; see {PROXY_GUIDE}"
+        ),
+        502..=504 => {
+            format!("a proxy in front could not reach the server, or timed out; see {PROXY_GUIDE}")
+        }
+        _ => format!("not a Tandem answer: is something in front of the server? See {PROXY_GUIDE}"),
+    };
+    format!("HTTP {status} to the upgrade{reply}. Likely cause: {hint}")
 }
 
 /// The TCP connection to the ceremony URL's host (TLS and the upgrade follow on it).

@@ -13,7 +13,7 @@ pub enum AuthError {
     /// Too many codes requested, or too many wrong codes for this address, recently.
     /// `retry_after_ms` is exact only for a budget the caller alone can use up; for a shared
     /// one it is the whole window, so it reveals nothing about others' requests.
-    #[error("too many login attempts; retry in {retry_after_ms} ms")]
+    #[error("too many login attempts; retry in {}", wait_in_words(.retry_after_ms))]
     RateLimited {
         /// When a new request may succeed, in milliseconds from now.
         retry_after_ms: i64,
@@ -47,5 +47,15 @@ pub enum AuthError {
 impl From<sqlx::Error> for AuthError {
     fn from(e: sqlx::Error) -> Self {
         AuthError::Store(StoreError::Database(e))
+    }
+}
+
+/// A wait as people read it (`45 s`, `12 min 5 s`, `2 h 10 min`), rounded up to the second.
+fn wait_in_words(ms: &i64) -> String {
+    let s = u64::try_from(*ms).unwrap_or(0).div_ceil(1000);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3_600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
     }
 }

@@ -1,9 +1,9 @@
 //! `mode`: development (the zero-configuration default) or production.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How strict the server is about its own configuration.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Anything goes (development outbox, local key file, plain HTTP, test clocks); the

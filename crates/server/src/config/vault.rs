@@ -9,8 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, lenient};
 
@@ -21,7 +21,7 @@ pub const PKCS11_PIN_ENV: &str = "TANDEM_VAULT_PKCS11_PIN";
 pub const DEFAULT_KEY_LABEL: &str = "tandem-kek";
 
 /// Which KEK provider protects server shares.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum VaultProviderKind {
     /// A 32-byte key file (created on first start, mode 0600). Development and single hosts.
@@ -42,7 +42,7 @@ impl VaultProviderKind {
 }
 
 /// `[vault]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(default)]
 pub struct VaultConfig {
     /// The KEK provider new deployments start with, and the one `tandem serve` expects.
@@ -54,7 +54,7 @@ pub struct VaultConfig {
 }
 
 /// `[vault.pkcs11]`. The PIN comes from `TANDEM_VAULT_PKCS11_PIN` only.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Pkcs11Settings {
     /// Path of the PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
@@ -66,10 +66,10 @@ pub struct Pkcs11Settings {
     #[serde(deserialize_with = "lenient::string")]
     pub key_label: String,
     /// Present only to refuse a PIN placed in the file (see the module documentation).
-    #[serde(rename = "pin")]
+    #[serde(rename = "pin", skip_serializing)]
     pin_in_config: Option<IgnoredAny>,
-    /// The user PIN, from `TANDEM_VAULT_PKCS11_PIN`.
-    #[serde(skip)]
+    /// The user PIN, from `TANDEM_VAULT_PKCS11_PIN` (shown as `[redacted]` when set).
+    #[serde(skip_deserializing, serialize_with = "super::redacted")]
     pub pin: Option<SecretString>,
 }
 

@@ -66,6 +66,20 @@ impl SmtpMailer {
     }
 }
 
+impl SmtpMailer {
+    /// Connects to the relay, says EHLO (and STARTTLS / AUTH as configured) and quits without
+    /// sending anything: what `tandem config check` tests.
+    pub async fn test_connection(&self) -> Result<(), MailError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MailError::Smtp(
+                "the relay did not accept the connection".into(),
+            )),
+            Err(e) => Err(MailError::Smtp(e.to_string())),
+        }
+    }
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send_login_code(&self, to: &str, code: &LoginCode) -> Result<(), MailError> {
@@ -76,7 +90,13 @@ impl Mailer for SmtpMailer {
              minutes.\r\nIf you did not ask for it, you can ignore this message.\r\n",
             code.expose()
         ));
+        // Some relays and spam filters reject or penalise mail without a Message-ID; the id is
+        // random (it must not reveal anything) under the sender's own domain.
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|_| MailError::Build)?;
+        let message_id = format!("<{}@{}>", hex::encode(id), self.from.email.domain());
         let message = Message::builder()
+            .message_id(Some(message_id))
             .from(self.from.clone())
             .to(to)
             .subject(LOGIN_CODE_SUBJECT)

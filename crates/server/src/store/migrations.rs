@@ -34,6 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "auth data at rest",
         include_str!("../../migrations/sqlite/0004_auth_data_at_rest.sql"),
     ),
+    (
+        5,
+        "server identity",
+        include_str!("../../migrations/sqlite/0005_server_identity.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -56,6 +61,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "auth data at rest",
         include_str!("../../migrations/postgres/0004_auth_data_at_rest.sql"),
+    ),
+    (
+        5,
+        "server identity",
+        include_str!("../../migrations/postgres/0005_server_identity.sql"),
     ),
 ];
 

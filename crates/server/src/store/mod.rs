@@ -22,6 +22,15 @@ pub use files::private_dir;
 pub use ids::new_id;
 pub use url::redact_url;
 
+/// The database file of an `sqlite:` URL (none for other URLs or an in-memory database).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let url = url.trim();
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    url::sqlite_target(url).file
+}
+
 use sqlx::AnyPool;
 use sqlx::any::Any;
 

@@ -30,12 +30,14 @@ pub struct InitReport {
 }
 
 /// Creates or locates the configured provider's KEK (in the token: AES-256, non-extractable,
-/// sensitive; locally: the key file, mode 0600) and registers it on a fresh database.
+/// sensitive; locally: the key file, mode 0600) and registers it on a fresh database. With no
+/// database yet (`store` is `None`: an SQLite file the server has not created), only the key
+/// is made; the server registers it at its first start.
 /// Idempotent: run again, it finds the same key and changes nothing. If the active KEK is
 /// already one of this provider's (e.g. a rotated one), that is the answer.
 pub async fn init(
     config: &Config,
-    store: Store,
+    store: Option<Store>,
     clock: SharedClock,
 ) -> Result<InitReport, VaultOpsError> {
     let kind = config.vault.provider;
@@ -46,7 +48,10 @@ pub async fn init(
             kind.as_str()
         ))
     })?;
-    let active = registry::active(store.pool()).await?.map(|r| r.kek_id);
+    let active = match &store {
+        Some(store) => registry::active(store.pool()).await?.map(|r| r.kek_id),
+        None => None,
+    };
 
     if let Some(active) = &active
         && Keyring::kind_of(active) == Some(kind)
@@ -66,15 +71,24 @@ pub async fn init(
     let kek = source.init()?;
     let kek_id = kek.provider.kek_id().to_owned();
     keyring.insert(kek.provider.clone());
-    let (registered, active_kek, note) = match active {
-        None => {
+    let (registered, active_kek, note) = match (active, store) {
+        (None, None) => (
+            false,
+            kek_id.clone(),
+            Some(
+                "no database yet: `tandem serve` registers this KEK as the active one at its \
+                 first start"
+                    .to_owned(),
+            ),
+        ),
+        (None, Some(store)) => {
             let vault = crate::vault::Vault::with_keyring(keyring.clone(), kek_id.clone());
             Wallets::new(store, vault, clock)
                 .activate_kek(&kek_id)
                 .await?;
             (true, kek_id.clone(), None)
         }
-        Some(active) => {
+        (Some(active), _) => {
             let note = format!(
                 "the database's active KEK is `{active}`; `tandem vault migrate --to {}` moves \
                  the stored shares to this key",
