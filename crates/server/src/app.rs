@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::{AuthError, EmailOtp, LegacyRows, seal_legacy_rows};
 use crate::ceremony::{Ceremonies, CeremonyConfig};
@@ -13,6 +13,7 @@ use crate::clock::{self, SharedClock};
 use crate::config::{Config, Mode};
 use crate::conn_limit::CappedAcceptor;
 use crate::http::{MetricsAccess, TrustedProxies};
+use crate::lifecycle::Lifecycle;
 use crate::notify::mailer_from_config;
 use crate::sessions::{SessionConfig, Sessions, SocketCaps};
 use crate::store::Store;
@@ -46,6 +47,10 @@ pub struct AppState {
     /// Whose forwarding headers name the client (`ClientAddr`).
     pub proxies: Arc<TrustedProxies>,
     pub metrics_access: MetricsAccess,
+    /// Readiness and the shutdown drain.
+    pub lifecycle: Lifecycle,
+    /// What `/readyz` reports about outgoing mail (`smtp`, or `outbox` in development).
+    pub mail: &'static str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,33 +148,23 @@ impl AppState {
                 body_timeout: Duration::from_secs(config.limits.body_timeout_secs),
                 request_timeout: Duration::from_secs(config.limits.request_timeout_secs),
             },
-            metrics: metrics_handle(),
+            metrics: crate::telemetry::handle(),
             channel_key: Arc::new(channel_key),
             proxies: Arc::new(TrustedProxies::new(
                 &config.trusted_proxies,
                 config.proxy_header,
             )),
             metrics_access: MetricsAccess {
-                on_api: config.metrics_listen.is_none(),
+                on_api: config.admin_address().is_none(),
                 token: config.metrics_token.clone().map(Arc::new),
+            },
+            lifecycle: Lifecycle::default(),
+            mail: match config.mail.mode {
+                crate::config::MailMode::Smtp => "smtp",
+                crate::config::MailMode::Outbox => "outbox",
             },
         })
     }
-}
-
-/// One Prometheus recorder per process, however many servers a test starts in it.
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder is installed; then this handle renders nothing,
-            // which is better than refusing to start.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.
@@ -198,10 +193,12 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
         Err(e) => tracing::warn!(error = %e, "could not drop staged shares"),
     }
     let store = state.store.clone();
+    let lifecycle = state.lifecycle.clone();
+    let mail = state.mail;
     let channel_public = hex::encode(state.channel_key.public());
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let metrics_server = match config.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, state.clone())?),
+    let admin_server = match config.admin_address() {
+        Some(addr) => Some(serve_admin(addr, state.clone())?),
         None => None,
     };
     let app = crate::http::router(state, tls.is_some())
@@ -218,15 +215,48 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
     // control messages: with Nagle's algorithm on, a small write waits for the peer's
     // delayed ACK (~40 ms on Linux).
     let shutdown = handle.clone();
+    let drain_bound = Duration::from_secs(config.limits.drain_secs);
+    let draining = lifecycle.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        // Not ready from this instant; new work is answered `503 unavailable` (retryable)
+        // while the ceremonies in flight finish.
+        draining.start_drain();
+        tracing::info!(
+            ceremony_sockets = draining.open_sockets(),
+            bound_secs = drain_bound.as_secs(),
+            "shutting down: readiness failed, draining ceremonies"
+        );
+        let left = draining.sockets_closed(drain_bound).await;
+        if left > 0 {
+            tracing::warn!(
+                ceremony_sockets = left,
+                "drain bound (limits.drain_secs) reached with ceremonies still running"
+            );
+        }
         shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     let header_timeout = Duration::from_secs(config.limits.header_timeout_secs);
     let acceptor = CappedAcceptor::new(NoDelayAcceptor::new(), max_connections);
+    let database = match crate::store::Backend::from_url(&config.database_url()) {
+        Ok(crate::store::Backend::Postgres) => "postgres",
+        _ => "sqlite",
+    };
     let announce = |extra: Option<&std::path::Path>| {
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), "tandem server listening");
+        tracing::info!(
+            mode = config.mode.as_str(),
+            database,
+            vault = config.vault.provider.as_str(),
+            mail,
+            listen = %addr,
+            admin = %config.admin_address().map_or_else(|| "none".to_owned(), |a| a.to_string()),
+            tls = scheme == "https",
+            version = env!("CARGO_PKG_VERSION"),
+            commit = crate::telemetry::GIT_COMMIT,
+            data_dir = %config.data_dir.display(),
+            "tandem server listening"
+        );
         // Plain lines on stdout too: scripts and tests wait for them.
         println!("tandem listening on {scheme}://{addr}");
         // Devices pin this key on first login; compare it out of band to rule out a MITM then.
@@ -269,9 +299,10 @@ pub async fn serve(config: Config, tls: Option<TlsSetup>) -> Result<(), StartErr
     };
     served.map_err(StartError::Serve)?;
     housekeeping.abort();
-    if let Some(task) = metrics_server {
+    if let Some(task) = admin_server {
         task.abort();
     }
+    // Only now: a ceremony still finishing needs the database to the end.
     store.close().await;
     tracing::info!("tandem server stopped");
     Ok(())
@@ -297,8 +328,9 @@ fn connection_cap(configured: u32, fd_limit: Option<u64>) -> usize {
     usize::try_from(cap).unwrap_or(usize::MAX)
 }
 
-/// `/metrics` on its own plain-HTTP listener, for a scraper on a private network.
-fn serve_metrics(
+/// `/livez`, `/readyz` and `/metrics` on their own plain-HTTP listener, for the balancer and
+/// a scraper on a private network.
+fn serve_admin(
     addr: SocketAddr,
     state: AppState,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
@@ -306,10 +338,11 @@ fn serve_metrics(
         std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
     listener.set_nonblocking(true).map_err(StartError::Serve)?;
     let bound = listener.local_addr().map_err(StartError::Serve)?;
-    let app = crate::http::metrics_router(state);
+    let app = crate::http::admin_router(state);
     let server = axum_server::from_tcp(listener).map_err(StartError::Serve)?;
+    println!("tandem admin on http://{bound}");
     println!("tandem metrics on http://{bound}/metrics");
-    tracing::info!(%bound, "metrics listening");
+    tracing::info!(%bound, "admin listener (livez, readyz, metrics)");
     Ok(tokio::spawn(async move {
         let mut server = server
             .acceptor(CappedAcceptor::new(NoDelayAcceptor::new(), 64))
@@ -319,7 +352,7 @@ fn serve_metrics(
             .http1()
             .header_read_timeout(Duration::from_secs(10));
         if let Err(e) = server.serve(app.into_make_service()).await {
-            tracing::error!(error = %e, "metrics listener failed");
+            tracing::error!(error = %e, "admin listener failed");
         }
     }))
 }

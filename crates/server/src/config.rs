@@ -141,6 +141,10 @@ pub struct Config {
     pub proxy_header: ProxyHeader,
     /// Serve `/metrics` on this separate address (and not on `listen`).
     pub metrics_listen: Option<SocketAddr>,
+    /// The admin listener: `/livez`, `/readyz`, `/healthz` and `/metrics` on a separate
+    /// plain-HTTP address for a private network (`/metrics` is then not on `listen`). Takes
+    /// the place of `metrics_listen`, which remains an older name for it.
+    pub admin_listen: Option<SocketAddr>,
     /// Require `Authorization: Bearer <token>` on `/metrics` (best given as
     /// `TANDEM_METRICS_TOKEN`).
     #[serde(deserialize_with = "lenient::opt_secret", serialize_with = "redacted")]
@@ -180,6 +184,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             proxy_header: ProxyHeader::default(),
             metrics_listen: None,
+            admin_listen: None,
             metrics_token: None,
             tls_cert: None,
             tls_key: None,
@@ -207,6 +212,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("proxy_header", &self.proxy_header)
             .field("metrics_listen", &self.metrics_listen)
+            .field("admin_listen", &self.admin_listen)
             .field(
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "[redacted]"),
@@ -390,6 +396,9 @@ pub struct LimitsConfig {
     /// Concurrent connections; more are closed at once. Lowered at start to fit the
     /// file-descriptor limit.
     pub max_connections: u32,
+    /// At shutdown (SIGTERM), how long ceremonies in flight may take to finish before the
+    /// database pool closes.
+    pub drain_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -406,6 +415,7 @@ impl Default for LimitsConfig {
             body_timeout_secs: 30,
             request_timeout_secs: 60,
             max_connections: 4096,
+            drain_secs: 30,
         }
     }
 }
@@ -573,6 +583,7 @@ impl Config {
         )?;
         check_range("limits.round_timeout_secs", l.round_timeout_secs, 1, 3_600)?;
         check_range("limits.ceremony_idle_secs", l.ceremony_idle_secs, 1, 3_600)?;
+        check_range("limits.drain_secs", l.drain_secs, 0, 3_600)?;
         check_range(
             "limits.max_ceremonies_per_user",
             u64::from(l.max_ceremonies_per_user),
@@ -624,7 +635,21 @@ impl Config {
                 "must differ from `listen`",
             ));
         }
+        if let Some(addr) = self.admin_listen
+            && addr == self.listen
+            && addr.port() != 0
+        {
+            return Err(ConfigError::invalid(
+                "admin_listen",
+                "must differ from `listen`",
+            ));
+        }
         Ok(())
+    }
+
+    /// The admin listener's address: `admin_listen`, else the older `metrics_listen`.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_listen.or(self.metrics_listen)
     }
 
     /// The database URL to connect to: the configured one, or SQLite at `<data_dir>/tandem.db`

@@ -67,11 +67,11 @@ pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if config.metrics_listen.is_none() && config.metrics_token.is_none() {
+    if config.admin_address().is_none() && config.metrics_token.is_none() {
         out.push(
             "/metrics would be public on the API listener (it shows ceremony outcomes and \
-             cheating counts): set metrics_listen to a private address \
-             (TANDEM_METRICS_LISTEN=127.0.0.1:9090) or a metrics_token (TANDEM_METRICS_TOKEN)"
+             cheating counts): set admin_listen to a private address \
+             (TANDEM_ADMIN_LISTEN=127.0.0.1:9090) or a metrics_token (TANDEM_METRICS_TOKEN)"
                 .to_owned(),
         );
     }

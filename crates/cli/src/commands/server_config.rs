@@ -37,19 +37,36 @@ pub fn explicit(args: &crate::cli::ServerConfigArgs) -> bool {
         || set("TANDEM_DATABASE_URL")
 }
 
-/// Logs to stderr, `TANDEM_LOG` filtering (default `default_filter`), JSON lines if
-/// `TANDEM_LOG_FORMAT=json`.
+/// Logs to stderr. The filter is `TANDEM_LOG`, else `RUST_LOG`, else `default_filter`
+/// (`tracing` directives: `info`, `warn,tandem::http=info`, ...). `TANDEM_LOG_FORMAT=json`
+/// gives one JSON object per line (for log shippers), `text` (the default) human lines;
+/// colour only when stderr is a terminal, so files and journald get no escape codes.
 pub fn init_logging(default_filter: &str) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let json = std::env::var("TANDEM_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let directives = ["TANDEM_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
+    let (filter, bad_filter) = match directives.as_deref().map(EnvFilter::try_new) {
+        Some(Ok(f)) => (f, None),
+        Some(Err(e)) => (EnvFilter::new(default_filter), Some(e.to_string())),
+        None => (EnvFilter::new(default_filter), None),
+    };
+    let format = std::env::var("TANDEM_LOG_FORMAT").unwrap_or_default();
+    let json = format.trim().eq_ignore_ascii_case("json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(!json && std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
-        builder.json().try_init()
+        builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()
     };
+    if let Some(e) = bad_filter {
+        tracing::warn!(error = %e, "log filter (TANDEM_LOG / RUST_LOG) not understood; using the default");
+    }
+    if !(format.is_empty() || json || format.trim().eq_ignore_ascii_case("text")) {
+        tracing::warn!(format = %format, "TANDEM_LOG_FORMAT must be `json` or `text`; using text");
+    }
 }

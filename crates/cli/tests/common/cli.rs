@@ -91,7 +91,14 @@ impl Cli {
 
     /// `tandem login --email`, typing the code from the outbox at the prompt.
     pub fn login(&self, server: &Server, email: &str) -> serde_json::Value {
-        let before = server.code_count(email);
+        self.login_any(&[server], email)
+    }
+
+    /// Like [`login`](Self::login) through a balancer: the code is in the outbox of
+    /// whichever of `servers` took the request.
+    pub fn login_any(&self, servers: &[&Server], email: &str) -> serde_json::Value {
+        let count = || servers.iter().map(|s| s.code_count(email)).sum::<usize>();
+        let before = count();
         let mut child = self
             .command()
             .args(["--json", "login", "--email", email])
@@ -101,13 +108,17 @@ impl Cli {
             .spawn()
             .expect("spawn login");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while server.code_count(email) == before {
+        while count() == before {
             assert!(
                 std::time::Instant::now() < deadline,
                 "login code never arrived"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        let server = servers
+            .iter()
+            .find(|s| s.code_count(email) > 0)
+            .expect("an outbox with the code");
         let code = server.login_code(email);
         let mut stdin = child.stdin.take().expect("stdin");
         writeln!(stdin, "{code}").expect("type code");

@@ -39,6 +39,8 @@ pub enum WsFault {
     Stall(Dir, usize),
     /// Both connections are closed instead of relaying it.
     Cut(Dir, usize),
+    /// Relayed after a pause (what follows waits behind it): keeps a ceremony in flight.
+    Delay(Dir, usize, Duration),
 }
 
 type Counts = Arc<Mutex<Vec<(usize, usize)>>>;
@@ -266,7 +268,8 @@ async fn relay_socket(tcp: TcpStream, upstream: &str, rules: Arc<Mutex<Rules>>, 
                 f @ (WsFault::Drop(d, i)
                 | WsFault::Duplicate(d, i)
                 | WsFault::Stall(d, i)
-                | WsFault::Cut(d, i)),
+                | WsFault::Cut(d, i)
+                | WsFault::Delay(d, i, _)),
             ) if d == dir && i == n => Some(f),
             _ => None,
         }
@@ -291,6 +294,10 @@ async fn relay_socket(tcp: TcpStream, upstream: &str, rules: Arc<Mutex<Rules>>, 
                     0
                 }
                 Some(WsFault::Cut(..)) => return,
+                Some(WsFault::Delay(_, _, pause)) => {
+                    tokio::time::sleep(pause).await;
+                    1
+                }
                 None => 1,
             };
             for _ in 0..copies {
@@ -324,6 +331,10 @@ async fn relay_socket(tcp: TcpStream, upstream: &str, rules: Arc<Mutex<Rules>>, 
                     0
                 }
                 Some(WsFault::Cut(..)) => break,
+                Some(WsFault::Delay(_, _, pause)) => {
+                    tokio::time::sleep(pause).await;
+                    1
+                }
                 None => 1,
             };
             for _ in 0..copies {

@@ -133,16 +133,49 @@ impl Server {
         self.start_sibling_with(backend, ServerOptions::default())
     }
 
-    /// [`Server::start_sibling`] with more options (the same limits as the first, say).
-    pub fn start_sibling_with(&self, backend: &Backend, mut opts: ServerOptions) -> Server {
+    /// [`start_sibling`](Self::start_sibling) with extra options.
+    pub fn start_sibling_with(&self, backend: &Backend, opts: ServerOptions) -> Server {
+        self.sibling_of(env!("CARGO_BIN_EXE_tandem").as_ref(), backend, opts)
+    }
+
+    /// A sibling running another build of `tandem` (an earlier release, for upgrade tests).
+    pub fn sibling_of(&self, binary: &Path, backend: &Backend, mut opts: ServerOptions) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
         tandem_server::store::private_dir(&data_dir).expect("data dir");
-        opts.env.push((
-            "TANDEM_VAULT__KEY_FILE".into(),
-            self.data_dir.join("server-kek.key").display().to_string(),
-        ));
-        let mut server = Server::spawn(backend, &data_dir, &self.clock_file, &opts);
+        opts.env.insert(
+            0,
+            (
+                "TANDEM_VAULT__KEY_FILE".into(),
+                self.data_dir.join("server-kek.key").display().to_string(),
+            ),
+        );
+        let mut server = Server::spawn_bin(
+            binary,
+            backend,
+            "127.0.0.1:0",
+            &data_dir,
+            &self.clock_file,
+            &opts,
+        );
+        server._dir = Some(dir);
+        server
+    }
+
+    /// [`start_with`](Self::start_with), running another build of `tandem`.
+    pub fn start_binary(binary: &Path, backend: &Backend, opts: ServerOptions) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let clock_file = dir.path().join("clock");
+        std::fs::write(&clock_file, T0.to_string()).expect("clock file");
+        let mut server = Server::spawn_bin(
+            binary,
+            backend,
+            "127.0.0.1:0",
+            &data_dir,
+            &clock_file,
+            &opts,
+        );
         server._dir = Some(dir);
         server
     }
@@ -163,7 +196,19 @@ impl Server {
         clock_file: &Path,
         opts: &ServerOptions,
     ) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        let binary: &Path = env!("CARGO_BIN_EXE_tandem").as_ref();
+        Server::spawn_bin(binary, backend, listen, data_dir, clock_file, opts)
+    }
+
+    fn spawn_bin(
+        binary: &Path,
+        backend: &Backend,
+        listen: &str,
+        data_dir: &Path,
+        clock_file: &Path,
+        opts: &ServerOptions,
+    ) -> Server {
+        let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .args(&opts.args)
             .arg("--listen")
@@ -251,6 +296,31 @@ impl Server {
         let mut next = Server::spawn(backend, &self.data_dir, &self.clock_file, &opts);
         next._dir = self._dir.take();
         next
+    }
+
+    /// [`restart`](Self::restart) with another build of `tandem`.
+    pub fn restart_binary(mut self, binary: &Path, backend: &Backend) -> Server {
+        self.stop();
+        let mut next = Server::spawn_bin(
+            binary,
+            backend,
+            "127.0.0.1:0",
+            &self.data_dir,
+            &self.clock_file,
+            &ServerOptions::default(),
+        );
+        next._dir = self._dir.take();
+        next
+    }
+
+    /// Sends SIGTERM and returns at once (the server drains, then exits).
+    pub fn terminate(&self) {
+        if self.exited.is_none() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+        }
     }
 
     /// SIGTERM, then SIGKILL after five seconds.

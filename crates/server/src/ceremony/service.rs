@@ -142,8 +142,20 @@ impl Ceremonies {
         start: Result<(Operation, Nonces), CeremonyError>,
     ) -> bool {
         let started = Instant::now();
+        let mut wallet_id = match &start {
+            Ok((
+                Operation::Sign { wallet_id, .. }
+                | Operation::Refresh { wallet_id, .. }
+                | Operation::Status { wallet_id },
+                _,
+            )) => wallet_id.clone(),
+            _ => String::new(),
+        };
         let (operation, chain, result) = match start {
-            Ok((operation, nonces)) => self.run(caller, channel, operation, &nonces).await,
+            Ok((operation, nonces)) => {
+                self.run(caller, channel, operation, &nonces, &mut wallet_id)
+                    .await
+            }
             Err(e) => ("unknown", "unknown", Err(e)),
         };
         let outcome = match &result {
@@ -157,12 +169,26 @@ impl Ceremonies {
             "outcome" => outcome
         )
         .increment(1);
+        let elapsed = started.elapsed();
         metrics::histogram!(
-            "tandem_ceremony_seconds",
+            crate::telemetry::CEREMONY_SECONDS,
             "operation" => operation,
-            "chain" => chain
+            "chain" => chain,
+            "outcome" => outcome
         )
-        .record(started.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
+        // One line per ceremony; the ids are opaque, nothing secret is in scope here.
+        tracing::info!(
+            target: "tandem::ceremony",
+            ceremony_id = %ceremony_id(),
+            operation,
+            chain,
+            wallet_id = %wallet_id,
+            user_id = caller.user_id(),
+            outcome,
+            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "ceremony"
+        );
         match result {
             Ok(()) => true,
             Err(e) => {
@@ -181,6 +207,7 @@ impl Ceremonies {
         channel: &mut dyn Channel,
         operation: Operation,
         nonces: &Nonces,
+        wallet_out: &mut String,
     ) -> (&'static str, &'static str, Result<(), CeremonyError>) {
         let user_id = caller.user_id();
         let Some(_permit) = self.limiter.acquire(user_id) else {
@@ -202,6 +229,9 @@ impl Ceremonies {
                         keygen::keygen::<Ed25519>(self, user_id, channel, nonces).await
                     }
                 };
+                if let Ok(wallet) = &r {
+                    wallet_out.clone_from(&wallet.id);
+                }
                 ("keygen", chain.as_str(), r.map(|_| ()))
             }
             Operation::Sign {
@@ -415,4 +445,11 @@ pub(crate) fn parse_nonce(hex_nonce: &str) -> Result<Nonce, CeremonyError> {
         return Err(bad());
     }
     Ok(Nonce(arr))
+}
+
+/// A random id naming one ceremony in the log (not a secret).
+fn ceremony_id() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
 }

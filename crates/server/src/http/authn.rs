@@ -32,6 +32,9 @@ impl FromRequestParts<AppState> for Authed {
             )
         })?;
         let session = state.sessions.authenticate(token).await?;
+        if let Some(slot) = parts.extensions.get::<super::observe::UserSlot>() {
+            slot.set(&session.user_id);
+        }
         Ok(Authed { session })
     }
 }

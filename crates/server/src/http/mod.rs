@@ -6,6 +6,7 @@ mod authn;
 mod client_addr;
 mod error;
 mod json;
+mod observe;
 mod ops;
 mod session;
 mod wallets;
@@ -23,7 +24,6 @@ use axum::routing::get;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,6 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use client_addr::{ClientAddr, TrustedProxies};
 pub use error::HttpError;
+pub use observe::UserSlot;
 pub use ops::MetricsAccess;
 
 /// Sent on every response when the server terminates TLS itself.
@@ -48,7 +49,7 @@ use crate::app::AppState;
         (name = "sessions", description = "Bearer sessions"),
         (name = "wallets", description = "Wallets"),
         (name = "ceremonies", description = "Keygen, signing and refresh over a WebSocket"),
-        (name = "ops", description = "Health and metrics"),
+        (name = "ops", description = "Liveness, readiness and metrics"),
     )
 )]
 struct ApiDoc;
@@ -92,6 +93,7 @@ impl utoipa::Modify for StrictBodies {
 pub fn router(state: AppState, tls: bool) -> Router {
     let limits = state.limits;
     let metrics_on_api = state.metrics_access.on_api;
+    let lifecycle = state.lifecycle.clone();
     let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::email_start))
         .routes(routes!(auth::email_verify))
@@ -105,11 +107,14 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .routes(routes!(wallets::preview))
         .routes(routes!(ws::ceremony))
         .routes(routes!(ops::healthz))
+        .routes(routes!(ops::livez))
+        .routes(routes!(ops::readyz))
         .routes(routes!(ops::server_key));
     if metrics_on_api {
         api = api.routes(routes!(ops::metrics));
     }
     let (api, openapi) = api.with_state(state).split_for_parts();
+    crate::telemetry::register(&route_list(&openapi));
     let openapi_json = openapi.clone();
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi_json))
         .route(
@@ -127,7 +132,11 @@ pub fn router(state: AppState, tls: bool) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            lifecycle,
+            observe::refuse_when_draining,
+        ))
+        .layer(axum::middleware::from_fn(observe::log_request))
         .layer(SetResponseHeaderLayer::if_not_present(
             STRICT_TRANSPORT_SECURITY,
             move |_: &axum::response::Response| tls.then(|| HeaderValue::from_static(HSTS)),
@@ -137,9 +146,13 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
 }
 
-/// `/metrics` alone, for the separate `metrics_listen` address.
-pub fn metrics_router(state: AppState) -> Router {
+/// The admin listener (`admin_listen`, or the older `metrics_listen`): liveness, readiness
+/// and metrics, for the balancer and the scraper on a private network.
+pub fn admin_router(state: AppState) -> Router {
     Router::new()
+        .route("/livez", get(ops::livez))
+        .route("/readyz", get(ops::readyz))
+        .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { HttpError::new(tandem_proto::ErrorCode::NotFound, "no such route") })
         .with_state(state)
@@ -150,6 +163,26 @@ pub fn metrics_router(state: AppState) -> Router {
         .layer(private_headers())
         .layer(no_sniff())
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+}
+
+/// Every (method, route template) of the API, for metrics registered before any request.
+fn route_list(openapi: &utoipa::openapi::OpenApi) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in &openapi.paths.paths {
+        let methods = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("DELETE", item.delete.is_some()),
+            ("PATCH", item.patch.is_some()),
+        ];
+        for (method, present) in methods {
+            if present {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Responses carry tokens, session lists and wallet data: no cache (browser, proxy) may keep

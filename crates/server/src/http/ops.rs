@@ -1,10 +1,10 @@
-//! Operational endpoints: health and Prometheus metrics.
+//! Operational endpoints: liveness, readiness and Prometheus metrics.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -37,22 +37,72 @@ impl MetricsAccess {
     }
 }
 
-/// Database reachability and the key store (the active KEK, in the HSM where one is
-/// configured) usable.
+/// What `/readyz` found.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`, `draining` (SIGTERM received), or `unavailable`.
+    pub status: String,
+    /// `ok` or `unreachable`.
+    pub database: String,
+    /// The active KEK (in the HSM where one is configured): `ok` or `unavailable`.
+    pub vault: String,
+    /// How login codes leave: `smtp`, or `outbox` (development).
+    pub mail: String,
+}
+
+/// The process is up and its runtime answers (restart it if not). Checks nothing else.
+#[utoipa::path(get, path = "/livez", tag = "ops", responses((status = 200, description = "alive")))]
+pub async fn livez() -> &'static str {
+    "ok\n"
+}
+
+/// Whether this instance should get traffic: not shutting down, database reachable, key
+/// store usable, mail configured. Fails from the moment SIGTERM arrives.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, body = Readiness, description = "ready"),
+        (status = 503, body = Readiness, description = "draining, database unreachable, or key store unavailable")))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let mut status = "ready";
+    let database = match sqlx::query("SELECT 1").execute(state.store.pool()).await {
+        Ok(_) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            status = "unavailable";
+            "unreachable"
+        }
+    };
+    let vault = match state.wallets.probe_vault().await {
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: key store unavailable");
+            status = "unavailable";
+            "unavailable"
+        }
+    };
+    // Checked last so that a draining instance still reports what it found.
+    if state.lifecycle.is_draining() {
+        status = "draining";
+    }
+    let code = if status == "ready" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let report = Readiness {
+        status: status.to_owned(),
+        database: database.to_owned(),
+        vault: vault.to_owned(),
+        mail: state.mail.to_owned(),
+    };
+    (code, axum::Json(report)).into_response()
+}
+
+/// The older name of `/readyz`, kept for existing health checks.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, description = "ok"),
-        (status = 503, description = "database unreachable, or key store unavailable")))]
-pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let unavailable = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-    if let Err(e) = sqlx::query("SELECT 1").execute(state.store.pool()).await {
-        tracing::warn!(error = %e, "health check: database unreachable");
-        return (unavailable, "database unreachable\n");
-    }
-    if let Err(e) = state.wallets.probe_vault().await {
-        tracing::warn!(error = %e, "health check: key store unavailable");
-        return (unavailable, "key store unavailable\n");
-    }
-    (axum::http::StatusCode::OK, "ok\n")
+    responses((status = 200, body = Readiness, description = "ready"),
+        (status = 503, body = Readiness, description = "as `/readyz`")))]
+pub async fn healthz(state: State<AppState>) -> Response {
+    readyz(state).await
 }
 
 /// Prometheus text exposition (only when `metrics_listen` is not set; with `metrics_token`
@@ -68,6 +118,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         )
         .into_response();
     }
+    crate::telemetry::pool_gauges(state.store.pool());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -32,8 +33,19 @@ pub async fn ceremony(
     State(state): State<AppState>,
     authed: Authed,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
+    // Most often a proxy in front that dropped the `Upgrade`/`Connection` headers: say so,
+    // in JSON, instead of axum's bare text.
+    let upgrade = upgrade.map_err(|e| {
+        HttpError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "not a WebSocket upgrade ({e}); a reverse proxy in front must pass the \
+                 `Upgrade` and `Connection` headers on /v1/ceremony (see docs/operations.md)"
+            ),
+        )
+    })?;
     let max = state.limits.max_frame_bytes;
     let token = bearer(&headers).unwrap_or_default().to_owned();
     let session = authed.session;
@@ -47,6 +59,8 @@ pub async fn ceremony(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |mut socket| async move {
+            // Counted until the socket closes: shutdown waits for it (bounded).
+            let _open = state.lifecycle.socket();
             let deadline = state.ceremonies.round_timeout();
             let handshake = tokio::select! {
                 r = tokio::time::timeout(deadline, handshake(&mut socket, &state, &token)) => {
@@ -118,6 +132,12 @@ struct SocketSession {
 
 impl SocketSession {
     async fn recheck(&self) -> Result<(), ApiError> {
+        if self.state.lifecycle.is_draining() {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "this instance is shutting down; retry (another instance will answer)",
+            ));
+        }
         let record = self
             .state
             .sessions
@@ -152,6 +172,8 @@ impl Caller for SocketSession {
             let nap = Duration::from_millis(u64::try_from(left).unwrap_or(0));
             tokio::select! {
                 () = self.lease.ended() => return,
+                // A socket idle between ceremonies is closed at once when draining starts.
+                () = self.state.lifecycle.draining() => return,
                 () = tokio::time::sleep(nap) => {}
             }
             // Expiry is due: it ends the socket unless the session was refreshed meanwhile.

@@ -75,7 +75,7 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => POSTGRES,
     };
-    Migrator::with_migrations(
+    let mut migrator = Migrator::with_migrations(
         set.iter()
             .map(|&(version, description, sql)| {
                 Migration::new(
@@ -87,10 +87,16 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
                 )
             })
             .collect(),
-    )
+    );
+    // During a rolling upgrade, or after a rollback, this version may start on a database a
+    // newer version has already migrated. Migrations are additive (docs/operations.md,
+    // "Upgrades"), so the newer ones it does not know are left alone instead of refused.
+    migrator.set_ignore_missing(true);
+    migrator
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -98,5 +104,24 @@ mod tests {
     fn both_backends_have_the_same_versions() {
         let versions = |set: &[(i64, &str, &str)]| set.iter().map(|m| m.0).collect::<Vec<_>>();
         assert_eq!(versions(SQLITE), versions(POSTGRES));
+    }
+
+    /// A database migrated by a newer release (a version this one does not know) still
+    /// starts: the rollback and mixed-version case of a rolling upgrade.
+    #[tokio::test]
+    async fn a_newer_release_s_migration_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::config::sqlite_url_for(&dir.path().join("t.db"));
+        let store = crate::store::Store::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a newer release', TRUE, X'00', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        store.close().await;
+        let again = crate::store::Store::connect(&url).await;
+        assert!(again.is_ok(), "{:?}", again.err());
     }
 }

@@ -137,16 +137,18 @@ impl Vault {
         plaintext: &[u8],
     ) -> Result<SealedShare, VaultError> {
         self.off_workers(|| {
-            let provider = self.keyring.get(kek_id)?;
-            let aad = associated_data(wallet_id, epoch, role);
-            let mut dek = Zeroizing::new([0u8; 32]);
-            getrandom::fill(dek.as_mut_slice()).map_err(|_| VaultError::Random)?;
-            let wrapped_dek = provider.wrap(&dek, &aad)?;
-            let ciphertext = aead::seal(&dek, &aad, plaintext)?;
-            Ok(SealedShare {
-                kek_id: provider.kek_id().to_owned(),
-                wrapped_dek,
-                ciphertext,
+            crate::telemetry::vault_call("seal", || {
+                let provider = self.keyring.get(kek_id)?;
+                let aad = associated_data(wallet_id, epoch, role);
+                let mut dek = Zeroizing::new([0u8; 32]);
+                getrandom::fill(dek.as_mut_slice()).map_err(|_| VaultError::Random)?;
+                let wrapped_dek = provider.wrap(&dek, &aad)?;
+                let ciphertext = aead::seal(&dek, &aad, plaintext)?;
+                Ok(SealedShare {
+                    kek_id: provider.kek_id().to_owned(),
+                    wrapped_dek,
+                    ciphertext,
+                })
             })
         })
     }
@@ -162,10 +164,12 @@ impl Vault {
         sealed: &SealedShare,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         self.off_workers(|| {
-            let provider = self.keyring.get(&sealed.kek_id)?;
-            let aad = associated_data(wallet_id, epoch, role);
-            let dek = provider.unwrap(&sealed.wrapped_dek, &aad)?;
-            aead::open(&dek, &aad, &sealed.ciphertext)
+            crate::telemetry::vault_call("open", || {
+                let provider = self.keyring.get(&sealed.kek_id)?;
+                let aad = associated_data(wallet_id, epoch, role);
+                let dek = provider.unwrap(&sealed.wrapped_dek, &aad)?;
+                aead::open(&dek, &aad, &sealed.ciphertext)
+            })
         })
     }
 
@@ -182,16 +186,20 @@ impl Vault {
         to: &str,
     ) -> Result<Vec<u8>, VaultError> {
         self.off_workers(|| {
-            let aad = associated_data(wallet_id, epoch, role);
-            let dek = self.keyring.get(from)?.unwrap(wrapped_dek, &aad)?;
-            self.keyring.get(to)?.wrap(&dek, &aad)
+            crate::telemetry::vault_call("rewrap", || {
+                let aad = associated_data(wallet_id, epoch, role);
+                let dek = self.keyring.get(from)?.unwrap(wrapped_dek, &aad)?;
+                self.keyring.get(to)?.wrap(&dek, &aad)
+            })
         })
     }
 
     /// Checks that the KEK `kek_id` (the active one, for readiness) can be reached and used
     /// now.
     pub fn probe(&self, kek_id: &str) -> Result<(), VaultError> {
-        self.off_workers(|| self.keyring.get(kek_id)?.probe())
+        self.off_workers(|| {
+            crate::telemetry::vault_call("probe", || self.keyring.get(kek_id)?.probe())
+        })
     }
 
     fn off_workers<T>(&self, f: impl FnOnce() -> T) -> T {
