@@ -84,7 +84,11 @@ pub trait ShareSecret: Sized {
     fn public_key(&self) -> Vec<u8>;
     /// Which party this secret belongs to, as the library recorded it.
     fn role(&self) -> Option<Role>;
-    /// The encoding of the current share format version.
+    /// The share format version [`encode`](Self::encode) writes: the oldest one whose encoding
+    /// of this scheme's secret is current, so that an older release still opens what a newer
+    /// one wrote whenever the encoding did not change.
+    const FORMAT: u8;
+    /// The encoding of share format [`FORMAT`](Self::FORMAT).
     fn encode(&self) -> Result<Vec<u8>>;
     /// Decodes what `encode` wrote under share format `format`.
     fn decode(bytes: &[u8], format: u8) -> Result<Self>;

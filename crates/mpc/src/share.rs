@@ -6,13 +6,15 @@
 //! | secret length u32 BE | secret (the library's own encoding)
 //! ```
 //!
-//! `format` is [`SHARE_FORMAT_VERSION`]; a decoder refuses versions it does not know, and
+//! `format` is the scheme's `ShareSecret::FORMAT` (at most [`SHARE_FORMAT_VERSION`], the newest known); a decoder refuses versions it does not know, and
 //! every version ever written stays decodable (golden fixtures under `tests/fixtures`).
 //!
-//! Versions: 1, the libraries' own encodings; 2 (this one), the same for secp256k1, and for
-//! Ed25519 the signing share and the public package instead of FROST's key package, so that
-//! opening a share (on every signature, on both sides) does not re-validate five curve points
-//! (see `ed25519::secret`). An instance of an older release cannot open a version-2 share.
+//! Versions: 1, the libraries' own encodings; 2, for Ed25519 the signing share and the public
+//! package instead of FROST's key package, so that opening a share (on every signature, on
+//! both sides) does not re-validate five curve points (see `ed25519::secret`). Each scheme
+//! writes the oldest version whose encoding of its secret is current (secp256k1: 1, Ed25519:
+//! 2), so an older release still opens every secp256k1 share; it cannot open an Ed25519 share
+//! written in version 2.
 
 use core::fmt;
 
@@ -102,7 +104,7 @@ impl<S: Scheme> KeyShare<S> {
         let mut out = Zeroizing::new(Vec::with_capacity(64 + wallet.len() + secret.len()));
         out.extend_from_slice(SHARE_MAGIC);
         out.extend_from_slice(&[
-            SHARE_FORMAT_VERSION,
+            S::Secret::FORMAT,
             kind as u8,
             S::ID as u8,
             self.role.index(),

@@ -53,16 +53,20 @@ fn golden_shares_v2_decode_and_sign() {
     check_golden::<tandem_mpc::ed25519::Ed25519>(2);
 }
 
-/// A v1 share re-encoded is written in the current format and decodes to the same share.
+/// An Ed25519 v1 share re-encoded is written in format 2 and decodes to the same share; a
+/// secp256k1 share stays in format 1 (its encoding did not change, older releases read it).
 #[test]
 fn v1_shares_re_encode_in_the_current_format() {
     let v1 = std::fs::read(dir(1).join("ed25519-device.share")).unwrap();
     let share = KeyShare::<tandem_mpc::ed25519::Ed25519>::from_bytes(&v1).unwrap();
     let again = share.to_bytes().unwrap();
-    assert_eq!(again[4], SHARE_FORMAT_VERSION);
+    assert_eq!(again[4], 2);
     let back = KeyShare::<tandem_mpc::ed25519::Ed25519>::from_bytes(&again).unwrap();
     assert_eq!(back.public_key(), share.public_key());
     assert_eq!(back.role(), share.role());
+    let v1 = std::fs::read(dir(1).join("secp256k1-device.share")).unwrap();
+    let share = KeyShare::<tandem_mpc::ecdsa::Secp256k1>::from_bytes(&v1).unwrap();
+    assert_eq!(share.to_bytes().unwrap().as_slice(), v1.as_slice());
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub(crate) type Curve = k256::Secp256k1;
 pub struct EcdsaSecret(pub(crate) Party<Curve>);
 
 impl ShareSecret for EcdsaSecret {
+    const FORMAT: u8 = 1;
+
     fn public_key(&self) -> Vec<u8> {
         self.0.pk.to_bytes().to_vec()
     }

@@ -116,6 +116,8 @@ impl Ed25519Secret {
 }
 
 impl ShareSecret for Ed25519Secret {
+    const FORMAT: u8 = 2;
+
     fn public_key(&self) -> Vec<u8> {
         self.key.verifying_key().serialize().unwrap_or_default()
     }
