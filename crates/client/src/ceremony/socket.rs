@@ -196,6 +196,7 @@ impl Socket {
         }
     }
 
+    /// Closes the socket politely.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
