@@ -5,7 +5,7 @@
 //! use tandem_proto::sign::{Encoding, SignPayload};
 //! use tandem_proto::wallet::Chain;
 //!
-//! let wallet = device.keygen(Chain::Evm).progress(&|phase| eprintln!("{phase}")).await?;
+//! let wallet = device.keygen(Chain::Evm).progress(&|phase: &str| eprintln!("{phase}")).await?;
 //! let payload = SignPayload::EvmMessage { message: "hello".into(), encoding: Encoding::Utf8 };
 //! let signed = device.signing(&wallet.id, &payload).await?;
 //! let refreshed = device.refreshing(&wallet.id).complete().await?;
