@@ -327,3 +327,38 @@ async fn session_restores_refreshes_and_refuses_a_changed_server_key() {
     let err = api.session().await.unwrap_err();
     assert!(err.needs_login(), "{err}");
 }
+
+/// The CLI goes through the same public API: keygen and signing builders, and the raw
+/// Solana `signMessage` payload with its refusal of transaction messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_signs_raw_solana_messages_through_the_public_api() {
+    let server = Server::start(&Backend::Sqlite);
+    let cli = common::Cli::new(&server);
+    cli.login(&server, &unique_email("clisol"));
+    let sol = cli.json(&["wallet", "create", "--chain", "solana"]);
+    let wallet = sol["id"].as_str().unwrap();
+    let key = unhex(sol["public_key"].as_str().unwrap());
+    let text = "example.com wants you to sign in with your Solana account";
+    let r = cli.json(&["sign", "solana-sign-message", "--wallet", wallet, text]);
+    verify_ed25519(&key, text.as_bytes(), r["signature"].as_str().unwrap());
+
+    let me = solana_address::Address::new_from_array(key.as_slice().try_into().unwrap());
+    let message =
+        solana_message::Message::new(&[solana_transfer::transfer(&me, &me, 1)], Some(&me));
+    let tx_hex = hex::encode(message.serialize());
+    let out = cli.run(&[
+        "--json",
+        "sign",
+        "solana-sign-message",
+        "--wallet",
+        wallet,
+        "--hex",
+        &tx_hex,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid_message")
+            || String::from_utf8_lossy(&out.stdout).contains("invalid_message"),
+        "{out:?}"
+    );
+}
