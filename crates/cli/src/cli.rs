@@ -274,6 +274,15 @@ pub enum SignCommand {
         hex: bool,
         message: String,
     },
+    /// Raw bytes, as wallet-standard `solana:signMessage` (Sign-In-With-Solana); bytes that
+    /// parse as a transaction message are refused.
+    SolanaSignMessage {
+        #[arg(long)]
+        wallet: String,
+        #[arg(long)]
+        hex: bool,
+        message: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

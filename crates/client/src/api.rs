@@ -10,7 +10,7 @@ use tandem_proto::auth::{
     SessionList,
 };
 use tandem_proto::sign::{PreviewResponse, SignPayload};
-use tandem_proto::wallet::{WalletInfo, WalletList};
+use tandem_proto::wallet::WalletInfo;
 use tandem_proto::{ApiError, ErrorCode};
 
 use crate::error::{ClientError, TimeoutStep};
@@ -91,12 +91,13 @@ fn build_http(
     for cert in roots {
         builder = builder.add_root_certificate(cert.clone());
     }
-    builder
-        .build()
-        .map_err(|e| ClientError::Http(e.to_string()))
+    builder.build().map_err(ClientError::http)
 }
 
 impl ApiClient {
+    /// A client for the server at `base` (e.g. `https://tandem.example.com`), trusting the
+    /// web PKI roots. Set the token and the pinned key with [`ApiClient::with_token`] and
+    /// [`ApiClient::with_server_key`] (or use [`Session`](crate::Session), which does both).
     pub fn new(base: &str) -> Result<ApiClient, ClientError> {
         ApiClient::with_ca(base, None)
     }
@@ -153,6 +154,7 @@ impl ApiClient {
         Ok(self)
     }
 
+    /// The deadlines in use.
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }
@@ -167,6 +169,7 @@ impl ApiClient {
         self.tls.clone()
     }
 
+    /// Sends `token` (a session's bearer token) with every request.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
@@ -178,6 +181,7 @@ impl ApiClient {
         self
     }
 
+    /// The pinned channel key, if any.
     pub fn server_key(&self) -> Option<&[u8; 32]> {
         self.server_key.as_ref()
     }
@@ -201,10 +205,12 @@ impl ApiClient {
             .ok_or_else(|| ClientError::Protocol("the server sent an invalid channel key".into()))
     }
 
+    /// The server's base URL (normalised).
     pub fn base(&self) -> &str {
         &self.base
     }
 
+    /// The session token, if any.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
@@ -221,6 +227,7 @@ impl ApiClient {
         format!("{ws}{}", tandem_proto::CEREMONY_PATH)
     }
 
+    /// `POST /v1/auth/email/start`: asks the server to email a login code.
     pub async fn email_start(&self, email: &str) -> Result<EmailStartResponse, ClientError> {
         let body = EmailStartRequest {
             email: email.to_owned(),
@@ -229,6 +236,7 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /v1/auth/email/verify`: exchanges the code for a session.
     pub async fn email_verify(
         &self,
         attempt_id: &str,
@@ -242,19 +250,23 @@ impl ApiClient {
             .await
     }
 
+    /// `GET /v1/session`: the current session.
     pub async fn session(&self) -> Result<SessionInfo, ClientError> {
         self.call::<(), _>(Method::GET, "/v1/session", None).await
     }
 
+    /// `POST /v1/session/refresh`: extends the current session (same token).
     pub async fn refresh_session(&self) -> Result<SessionInfo, ClientError> {
         self.call::<(), _>(Method::POST, "/v1/session/refresh", None)
             .await
     }
 
+    /// `POST /v1/session/logout`: ends the current session.
     pub async fn logout(&self) -> Result<(), ClientError> {
         self.call_empty(Method::POST, "/v1/session/logout").await
     }
 
+    /// `GET /v1/sessions`: the user's live sessions.
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>, ClientError> {
         let list: SessionList = self
             .call::<(), _>(Method::GET, "/v1/sessions", None)
@@ -262,21 +274,46 @@ impl ApiClient {
         Ok(list.sessions)
     }
 
+    /// `DELETE /v1/sessions/{id}`: ends another session of the user.
     pub async fn revoke_session(&self, id: &str) -> Result<(), ClientError> {
         self.call_empty(Method::DELETE, &format!("/v1/sessions/{id}"))
             .await
     }
 
+    /// `GET /v1/wallets`, unverified: prefer [`Device::wallets`](crate::Device::wallets),
+    /// which checks each wallet against this device's share.
+    ///
+    /// Entries this client cannot read (a chain or field a newer server added) are left
+    /// out; [`Device::wallets`](crate::Device::wallets) reports them as errors instead.
     pub async fn wallets(&self) -> Result<Vec<WalletInfo>, ClientError> {
-        let list: WalletList = self.call::<(), _>(Method::GET, "/v1/wallets", None).await?;
-        Ok(list.wallets)
+        Ok(self
+            .wallet_entries()
+            .await?
+            .into_iter()
+            .filter_map(|(_, w)| w.ok())
+            .collect())
     }
 
+    /// The wallet list, each entry decoded on its own: `(id, Err(_))` for one this client
+    /// cannot read, so a wallet on a chain added by a newer server hides no other.
+    pub(crate) async fn wallet_entries(
+        &self,
+    ) -> Result<Vec<(String, Result<WalletInfo, ClientError>)>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Lenient {
+            wallets: Vec<serde_json::Value>,
+        }
+        let list: Lenient = self.call::<(), _>(Method::GET, "/v1/wallets", None).await?;
+        Ok(list.wallets.into_iter().map(decode_wallet).collect())
+    }
+
+    /// `GET /v1/wallets/{id}`, unverified: prefer [`Device::wallet`](crate::Device::wallet).
     pub async fn wallet(&self, id: &str) -> Result<WalletInfo, ClientError> {
         self.call::<(), _>(Method::GET, &format!("/v1/wallets/{id}"), None)
             .await
     }
 
+    /// `POST /v1/wallets/{id}/preview`: what signing `payload` would mean, without signing.
     pub async fn preview(
         &self,
         id: &str,
@@ -343,7 +380,7 @@ impl ApiClient {
                 after: self.timeouts.connect,
             }
         } else {
-            ClientError::Http(without_url(e))
+            ClientError::http(e)
         }
     }
 
@@ -361,6 +398,13 @@ impl ApiClient {
     async fn call_empty(&self, method: Method, path: &str) -> Result<(), ClientError> {
         self.exchange::<()>(method, path, None).await.map(|_| ())
     }
+}
+
+fn decode_wallet(v: serde_json::Value) -> (String, Result<WalletInfo, ClientError>) {
+    let id = v["id"].as_str().unwrap_or_default().to_owned();
+    let w = serde_json::from_value::<WalletInfo>(v)
+        .map_err(|e| ClientError::Protocol(format!("a wallet this client cannot read: {e}")));
+    (id, w)
 }
 
 /// Reads a body chunk by chunk, stopping as soon as it would exceed `limit` (a declared
@@ -399,6 +443,27 @@ fn normalise_base(base: &str) -> String {
     }
 }
 
-fn without_url(e: reqwest::Error) -> String {
-    e.without_url().to_string()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wallet_on_an_unknown_chain_hides_no_other() {
+        let known = serde_json::json!({"id": "w1", "chain": "evm", "address": "0x00",
+            "public_key": "02", "epoch": 0, "status": "active", "created_at": 0});
+        let mut newer = known.clone();
+        newer["id"] = "w2".into();
+        newer["chain"] = "bitcoin".into();
+        newer["status"] = "archived".into();
+        let decoded: Vec<_> = [known, newer].into_iter().map(decode_wallet).collect();
+        assert!(decoded[0].1.is_ok());
+        assert_eq!(decoded[1].0, "w2");
+        assert!(matches!(decoded[1].1, Err(ClientError::Protocol(_))));
+        // An unknown status alone is readable (and not `Active`).
+        let mut status_only = serde_json::json!({"id": "w3", "chain": "solana", "address": "a",
+            "public_key": "00", "epoch": 1, "status": "archived", "created_at": 0});
+        status_only["status"] = "archived".into();
+        let (_, w) = decode_wallet(status_only);
+        assert!(matches!(w, Ok(w) if w.status == tandem_proto::wallet::WalletStatus::Unknown));
+    }
 }

@@ -16,6 +16,7 @@ use crate::binding;
 use crate::ceremony::{self, Progress, Socket, WalletGuard};
 use crate::error::ClientError;
 use crate::reconcile::{self, Reconciled};
+use crate::requests::{Keygen, Refresh, Signing};
 use crate::store::ShareStore;
 
 /// Sockets idle longer than this are not reused: the server ends idle sockets after
@@ -24,6 +25,13 @@ const REUSE_WITHIN: Duration = Duration::from_secs(20);
 /// Open sockets kept for reuse (one per concurrently signing task).
 const POOL_SIZE: usize = 4;
 
+/// A logged-in device: the [`ApiClient`] (token and pinned server key) plus the
+/// encrypted [`ShareStore`]. Cheap to clone; clones share the store and the pool of open
+/// ceremony sockets, and may sign concurrently.
+///
+/// Create one with [`Session::open_device`](crate::Session::open_device), or from parts
+/// with [`Device::new`]. The ceremonies are builders you await: [`Device::keygen`],
+/// [`Device::signing`], [`Device::refreshing`].
 #[derive(Clone)]
 pub struct Device {
     api: ApiClient,
@@ -36,6 +44,7 @@ pub struct Device {
 }
 
 impl Device {
+    /// A device from an API client (with token and pinned server key) and an open store.
     pub fn new(api: ApiClient, store: ShareStore) -> Device {
         Device {
             api,
@@ -74,15 +83,60 @@ impl Device {
         WalletGuard::new(self.store.clone(), wallet_id)
     }
 
+    /// An alloy signer for the EVM wallet (see [`TandemSigner::new`](crate::TandemSigner::new)).
+    #[cfg(feature = "evm")]
+    pub fn evm_signer(&self, wallet: &WalletInfo) -> Result<crate::TandemSigner, ClientError> {
+        crate::TandemSigner::new(self.clone(), wallet)
+    }
+
+    /// A Solana signer for the Solana wallet (see
+    /// [`SolanaSigner::new`](crate::SolanaSigner::new)).
+    #[cfg(feature = "solana")]
+    pub fn solana_signer(&self, wallet: &WalletInfo) -> Result<crate::SolanaSigner, ClientError> {
+        crate::SolanaSigner::new(self.clone(), wallet)
+    }
+
+    /// The API client.
     pub fn api(&self) -> &ApiClient {
         &self.api
     }
 
+    /// The share store.
     pub fn store(&self) -> &ShareStore {
         &self.store
     }
 
-    /// Runs keygen; the wallet exists once this returns.
+    /// Creates a wallet on `chain` (a keygen ceremony); await the returned builder.
+    pub fn keygen(&self, chain: Chain) -> Keygen<'_> {
+        Keygen {
+            device: self,
+            chain,
+            progress: None,
+        }
+    }
+
+    /// Signs `payload` with the wallet (a sign ceremony); await the returned builder.
+    pub fn signing<'a>(&'a self, wallet_id: &'a str, payload: &'a SignPayload) -> Signing<'a> {
+        Signing {
+            device: self,
+            wallet_id,
+            payload,
+            progress: None,
+        }
+    }
+
+    /// Refreshes the wallet's shares (fast unless [`Refresh::complete`]); await it.
+    pub fn refreshing<'a>(&'a self, wallet_id: &'a str) -> Refresh<'a> {
+        Refresh {
+            device: self,
+            wallet_id,
+            complete: false,
+            progress: None,
+        }
+    }
+
+    /// Runs keygen; the wallet exists once this returns ([`Device::keygen`] is the
+    /// builder form).
     pub async fn create_wallet(
         &self,
         chain: Chain,
@@ -113,15 +167,19 @@ impl Device {
         Ok(wallet)
     }
 
-    /// Every wallet of the account, each verified on its own: one the server misreports is
-    /// an `Err` naming it, and does not hide the others.
+    /// Every wallet of the account, each verified on its own: one the server misreports (or
+    /// one this client cannot read, e.g. on a chain a newer server added) is an `Err`
+    /// naming it, and does not hide the others.
     pub async fn wallets(
         &self,
     ) -> Result<Vec<(String, Result<WalletInfo, ClientError>)>, ClientError> {
-        let wallets = self.api.wallets().await?;
+        let wallets = self.api.wallet_entries().await?;
         Ok(wallets
             .into_iter()
-            .map(|w| (w.id.clone(), self.verify(&w).map(|()| w)))
+            .map(|(id, w)| {
+                let checked = w.and_then(|w| self.verify(&w).map(|()| w));
+                (id, checked)
+            })
             .collect())
     }
 
@@ -139,6 +197,10 @@ impl Device {
         binding::check(wallet, key.as_ref().map(|(c, k)| (*c, k.as_slice())))
     }
 
+    /// Signs `payload` with the wallet: the device parses the payload itself and checks
+    /// that the released signature is the one the ceremony produced ([`Device::signing`]
+    /// is the builder form; [`TandemSigner`](crate::TandemSigner) and
+    /// [`SolanaSigner`](crate::SolanaSigner) return typed results).
     pub async fn sign(
         &self,
         wallet_id: &str,

@@ -80,6 +80,7 @@ impl KnownServers {
         Ok(KnownServers { path, servers })
     }
 
+    /// The pins file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -10,9 +10,13 @@ use crate::error::ClientError;
 /// The saved login.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Profile {
+    /// The server's base URL.
     pub server: String,
+    /// The session's bearer token (the file is mode 0600).
     pub token: String,
+    /// The account's email address.
     pub email: String,
+    /// The session's id.
     pub session_id: String,
     /// Hex of the server's channel key, as logins before `known_servers.json` saved it.
     /// Read once to carry the pin over; the pin itself lives in
@@ -54,6 +58,7 @@ fn profile_path(dir: &Path) -> PathBuf {
 }
 
 impl Profile {
+    /// Reads `<dir>/session.json` (`None` if there is none).
     pub fn load(dir: &Path) -> Result<Option<Profile>, ClientError> {
         match std::fs::read(profile_path(dir)) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
@@ -74,6 +79,7 @@ impl Profile {
             .map_err(|e| ClientError::Local(format!("cannot save the session: {e}")))
     }
 
+    /// Deletes the saved login (the pinned keys stay).
     pub fn remove(dir: &Path) -> Result<(), ClientError> {
         match std::fs::remove_file(profile_path(dir)) {
             Ok(()) => Ok(()),

@@ -36,14 +36,28 @@ pub enum Reconciled {
     /// Nothing to settle.
     Nothing,
     /// The server had committed the staged share: now current.
-    Promoted { epoch: u64 },
+    Promoted {
+        /// The share's epoch.
+        epoch: u64,
+    },
     /// An unconfirmed keygen share past its grace: deleted.
-    Discarded { epoch: u64 },
+    Discarded {
+        /// The share's epoch.
+        epoch: u64,
+    },
     /// Still undecided: kept staged and unused.
-    Kept { epoch: u64 },
+    Kept {
+        /// The share's epoch.
+        epoch: u64,
+    },
     /// The server is still at the previous share's epoch: the newer current share went back to
     /// staged and the previous one is in use again.
-    RolledBack { from: u64, to: u64 },
+    RolledBack {
+        /// The epoch put back to staged.
+        from: u64,
+        /// The epoch in use again.
+        to: u64,
+    },
 }
 
 /// Whether the wallet has anything for [`reconcile`] to settle: a staged share, or a current

@@ -1,10 +1,10 @@
 //! Login and session bodies.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// `POST /v1/auth/email/start`
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EmailStartRequest {
     /// Refused with `invalid_email` unless it is an address a mail server can take.
@@ -13,7 +13,8 @@ pub struct EmailStartRequest {
 }
 
 /// The same answer whether or not the address has an account.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmailStartResponse {
     /// Binds the code to this login attempt; send it back with the code.
     pub attempt_id: String,
@@ -22,7 +23,8 @@ pub struct EmailStartResponse {
 }
 
 /// `POST /v1/auth/email/verify`
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EmailVerifyRequest {
     /// From the `start` answer; an unknown one is `code_invalid`.
@@ -43,7 +45,8 @@ impl core::fmt::Debug for EmailVerifyRequest {
 }
 
 /// A new session: the bearer token is shown exactly once, here.
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub token: String,
     pub session: SessionInfo,
@@ -60,14 +63,16 @@ impl core::fmt::Debug for LoginResponse {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub id: String,
     pub email: String,
 }
 
 /// A session as the user may see it (never the token).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: String,
     pub auth_method: String,
@@ -82,7 +87,8 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionList {
     pub sessions: Vec<SessionInfo>,
 }

@@ -48,14 +48,14 @@
 //! `tandem-mpc` envelope.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::sign::{SignPayload, SignResult};
 use crate::wallet::{Chain, WalletInfo};
 
 /// What the ceremony is for.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
     Keygen {
@@ -91,7 +91,8 @@ pub enum Operation {
 /// Which refresh: `fast` re-randomises the shares and keeps the OT state; `complete` also
 /// renews the OT state. Only a complete refresh, by a session opened after the freeze,
 /// unfreezes a wallet frozen after detected cheating (DESIGN.md §3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefreshKind {
     #[default]
@@ -100,7 +101,8 @@ pub enum RefreshKind {
 }
 
 /// Device → server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     Start {
@@ -131,7 +133,8 @@ pub enum ClientMessage {
 }
 
 /// Server → device.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ServerMessage {
     Accepted {

@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 pub const PATTERN: &str = "Noise_NK_25519_ChaChaPoly_SHA256";
 
 /// `GET /v1/server-key`: what a device pins on first login.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerKey {
     /// Hex of the server's static X25519 public key.
     pub public_key: String,

@@ -2,10 +2,10 @@
 //! Codes are stable API; messages are for humans and may change.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// Every error code the server can return, over HTTP or inside a ceremony socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not valid JSON or does not have the expected shape.
@@ -62,6 +62,11 @@ pub enum ErrorCode {
     /// This instance is not ready or is shutting down; retry (another instance will answer).
     Unavailable,
     Internal,
+    /// A code this client does not know (sent by a newer server). Never sent by this
+    /// version's server, so it is not in [`ErrorCode::ALL`]; treat it by HTTP status and
+    /// the error body's `retryable` flag.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorCode {
@@ -156,7 +161,7 @@ impl ErrorCode {
             CeremonyFailed => 422,
             DeliveryFailed => 502,
             VaultUnavailable | Unavailable => 503,
-            Internal => 500,
+            Internal | Unknown => 500,
         }
     }
 
@@ -202,6 +207,7 @@ impl ErrorCode {
             VaultUnavailable => "vault_unavailable",
             Unavailable => "unavailable",
             Internal => "internal",
+            Unknown => "unknown",
         }
     }
 }
@@ -213,7 +219,8 @@ impl core::fmt::Display for ErrorCode {
 }
 
 /// The JSON error body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
@@ -269,5 +276,15 @@ mod tests {
             assert!((400..600).contains(&code.http_status()));
             assert!(seen.insert(code.as_str()));
         }
+    }
+
+    #[test]
+    fn a_newer_servers_code_decodes_as_unknown() {
+        let body = r#"{"code":"brand_new_code","message":"m","retryable":true}"#;
+        let e: ApiError =
+            serde_json::from_str(body).unwrap_or_else(|_| ApiError::new(ErrorCode::Internal, ""));
+        assert_eq!(e.code, ErrorCode::Unknown);
+        assert!(e.retryable);
+        assert!(!ErrorCode::ALL.contains(&ErrorCode::Unknown));
     }
 }

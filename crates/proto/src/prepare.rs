@@ -160,6 +160,13 @@ pub fn prepare(
                 .map(Prepared::Solana)
                 .map_err(chain_error)
         }
+        SignPayload::SolanaRawMessage { message, encoding } => {
+            let bytes = text(message, *encoding, "message")?;
+            let signer = ed25519_key(public_key)?;
+            solana::prepare_raw_message(&bytes, &signer)
+                .map(Prepared::Solana)
+                .map_err(chain_error)
+        }
         SignPayload::Digest { .. } => Err(ApiError::new(ErrorCode::DigestSigningRefused, "digest")),
     }
 }

@@ -1,10 +1,10 @@
 //! Wallet bodies.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// The chains a wallet can be created for; each maps to one signature scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Chain {
     /// secp256k1 ECDSA (DKLs23); EIP-55 address.
@@ -36,15 +36,21 @@ impl core::fmt::Display for Chain {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WalletStatus {
     Active,
     /// Cheating was detected in a ceremony; nothing signs until a complete refresh.
     Frozen,
+    /// A status this client does not know (sent by a newer server): treat the wallet as
+    /// not usable for signing.
+    #[serde(other)]
+    Unknown,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WalletInfo {
     pub id: String,
     pub chain: Chain,
@@ -59,7 +65,8 @@ pub struct WalletInfo {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WalletList {
     pub wallets: Vec<WalletInfo>,
 }

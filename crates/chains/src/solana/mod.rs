@@ -7,7 +7,8 @@
 //!   message) with placeholder signatures, as wallets and `@solana/kit` send
 //!   unsigned transactions,
 //! * [`prepare_message`]: a bare serialized `VersionedMessage`,
-//! * [`prepare_offchain`]: text signed in the off-chain message format.
+//! * [`prepare_offchain`]: text signed in the off-chain message format,
+//! * [`prepare_raw_message`]: raw bytes (`solana:signMessage`), never a transaction.
 //!
 //! Then [`finish`] checks the signature and assembles the signed transaction.
 
@@ -16,6 +17,7 @@ mod finish;
 mod intent;
 mod offchain;
 mod prepared;
+mod raw;
 mod signer;
 mod transaction;
 
@@ -26,4 +28,5 @@ pub use offchain::{
     prepare_offchain_with_domain,
 };
 pub use prepared::{InstructionIntent, Intent, Prepared, SystemTransfer};
+pub use raw::{MAX_RAW_MESSAGE_BYTES, prepare_raw_message};
 pub use transaction::{MAX_TRANSACTION_BYTES, prepare_message, prepare_transaction};

@@ -25,7 +25,7 @@ pub(crate) enum Assembly {
         transaction: VersionedTransaction,
         signer_index: usize,
     },
-    /// Off-chain messages: the signature alone is the output.
+    /// Off-chain and raw messages: the signature alone is the output.
     Offchain,
 }
 
@@ -62,6 +62,13 @@ pub enum Intent {
         format: String,
         /// The application domain, base58 (all zeros unless one was given).
         application_domain: String,
+    },
+    /// Raw bytes signed as they are (`solana:signMessage`); never a transaction message.
+    RawMessage {
+        /// Message length in bytes.
+        length: usize,
+        /// The message as text if it is valid UTF-8, cut to 200 characters.
+        utf8: Option<String>,
     },
 }
 

@@ -56,11 +56,22 @@ pub async fn run(ctx: &Context, json: bool, cmd: SignCommand) -> Result<(), Clie
                 encoding: enc(hex),
             },
         ),
+        SignCommand::SolanaSignMessage {
+            wallet,
+            hex,
+            message,
+        } => (
+            wallet,
+            SignPayload::SolanaRawMessage {
+                message,
+                encoding: enc(hex),
+            },
+        ),
     };
     let device = ctx.device()?;
     let bar = output::spinner(json, "signing");
     let set = |phase: &str| bar.set_message(phase.to_owned());
-    let result = device.sign(&wallet, &payload, Some(&set)).await;
+    let result = device.signing(&wallet, &payload).progress(&set).await;
     bar.finish_and_clear();
     let result = result?;
     output::print(json, &result, || {

@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             };
             let bar = output::spinner(json, &format!("creating a {chain} wallet"));
             let set = |phase: &str| bar.set_message(phase.to_owned());
-            let wallet = device.create_wallet(chain, Some(&set)).await;
+            let wallet = device.keygen(chain).progress(&set).await;
             bar.finish_and_clear();
             let wallet = wallet?;
             output::print(json, &wallet, || {
@@ -68,11 +68,11 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             let device = ctx.device()?;
             let bar = output::spinner(json, "refreshing key shares");
             let set = |phase: &str| bar.set_message(phase.to_owned());
-            let wallet = if complete {
-                device.refresh_complete(&wallet, Some(&set)).await
-            } else {
-                device.refresh(&wallet, Some(&set)).await
-            };
+            let mut refresh = device.refreshing(&wallet).progress(&set);
+            if complete {
+                refresh = refresh.complete();
+            }
+            let wallet = refresh.await;
             bar.finish_and_clear();
             let wallet = wallet?;
             output::print(json, &wallet, || {

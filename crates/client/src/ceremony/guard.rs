@@ -22,6 +22,7 @@ pub struct WalletGuard {
 }
 
 impl WalletGuard {
+    /// Takes the wallet's ceremony right in `store`.
     pub fn new(store: Arc<ShareStore>, wallet_id: &str) -> Result<WalletGuard, ClientError> {
         let live = store.live(wallet_id).subscribe();
         Ok(WalletGuard {
@@ -31,10 +32,12 @@ impl WalletGuard {
         })
     }
 
+    /// The guarded wallet.
     pub fn wallet_id(&self) -> &str {
         &self.wallet_id
     }
 
+    /// The store holding the wallet's share.
     pub fn store(&self) -> &ShareStore {
         &self.store
     }

@@ -232,6 +232,7 @@ impl Socket {
         }
     }
 
+    /// Closes the socket politely.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }

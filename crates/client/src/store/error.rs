@@ -40,9 +40,13 @@ pub enum StoreError {
         "keystore.json asks for Argon2 parameters (m_kib={m_kib}, t={t}) below the accepted floor (m_kib={floor_m_kib}, t={floor_t}); refusing the store"
     )]
     KdfBelowFloor {
+        /// The file's memory cost (KiB).
         m_kib: u32,
+        /// The file's passes.
         t: u32,
+        /// The accepted minimum memory cost (KiB).
         floor_m_kib: u32,
+        /// The accepted minimum passes.
         floor_t: u32,
     },
     /// Argon2 parameters rejected at creation (out of range or refused by Argon2).
