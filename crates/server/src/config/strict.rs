@@ -31,11 +31,20 @@ pub const OTHER_VARIABLES: &[&str] = &[
     "TANDEM_PASSPHRASE",
     // Failpoints, compiled into test builds only.
     "TANDEM_FAILPOINTS",
-    // Test suites and benchmarks.
+    // The SDK's examples (crates/client/examples).
+    "TANDEM_URL",
+    "TANDEM_EMAIL",
+    "TANDEM_DATA",
+    // Test suites, CI and benchmarks.
     "TANDEM_REQUIRE_PEERS",
     "TANDEM_BENCH_REPORT",
     "TANDEM_WRITE_FIXTURES",
     "TANDEM_SECRET_CANARY",
+    "TANDEM_PREVIOUS_BIN",
+    "TANDEM_PREVIOUS_CACHE",
+    "TANDEM_ADVISORY_DB",
+    // Read at build time only (the commit in the build-info metric).
+    "TANDEM_GIT_COMMIT",
 ];
 
 /// Prefixes of other variables: logging (`TANDEM_LOG`, `TANDEM_LOG_FORMAT`, …, and the
