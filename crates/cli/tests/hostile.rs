@@ -333,7 +333,9 @@ async fn server_lie_case(backend: &Backend, lie: &str) {
             (_, Ok(w)) => w,
             (_, Err(e)) => panic!("{lie}: keygen: {e}"),
         };
-        sign_and_verify(&device, &wallet, &format!("{lie}: created")).await;
+        if lie != "server.lie.signed_other" {
+            sign_and_verify(&device, &wallet, &format!("{lie}: created")).await;
+        }
         wallets.push(wallet);
     }
     for wallet in &wallets {
@@ -406,6 +408,23 @@ async fn server_lie_case(backend: &Backend, lie: &str) {
                 );
                 cut_keygens.push(cut.clone());
             }
+            "server.lie.signed_other" => {
+                // The device never returns a signature it did not produce, keeps its share,
+                // and signs again once the server tells the truth.
+                let err = bounded(device.sign(&wallet.id, &message_for(wallet), None))
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, ClientError::Protocol(_)), "{case}: {err}");
+                rig.expect_pair_kept(&device, &wallet.id, &case).await;
+            }
+            "server.lie.test_sign_nonce" => {
+                // The test signature cannot complete: nothing commits, the staged share stays
+                // unused, the current one still pairs.
+                let before = rig.truth(&wallet.id).await.epoch;
+                let err = bounded(device.refresh(&wallet.id, None)).await.unwrap_err();
+                assert_eq!(rig.truth(&wallet.id).await.epoch, before, "{case}: {err}");
+                rig.expect_pair_kept(&device, &wallet.id, &case).await;
+            }
             "server.lie.accepted_unfenced" => {
                 // An earlier refresh left staged shares on both sides; the next refresh's
                 // `accepted` claims to have fenced it off while the server kept its row.
@@ -469,6 +488,8 @@ fn every_server_lie_has_a_case() {
             "server.lie.status_epoch",
             "server.lie.status_not_found",
             "server.lie.accepted_unfenced",
+            "server.lie.signed_other",
+            "server.lie.test_sign_nonce",
         ]
     );
 }

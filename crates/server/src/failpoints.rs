@@ -57,6 +57,10 @@ pub const SERVER_LIES: &[&str] = &[
     // A refresh's `accepted` is sent without fencing off earlier refreshes (their staged rows
     // are kept and the wallet version is not bumped).
     "server.lie.accepted_unfenced",
+    // `signed` carries another signature than the ceremony produced.
+    "server.lie.signed_other",
+    // `test_sign` announces another nonce than the server binds the test signature to.
+    "server.lie.test_sign_nonce",
 ];
 
 /// Whether the lie `name` (one of [`SERVER_LIES`]) is armed. Always false without the

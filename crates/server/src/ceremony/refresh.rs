@@ -99,9 +99,14 @@ async fn prove_and_commit<S: ChainScheme>(
         _ => return Err(CeremonyError::Protocol("expected `staged`")),
     };
     let server_nonce = Nonce::generate().map_err(mpc)?;
+    let mut announced = server_nonce;
+    if crate::failpoints::lie("server.lie.test_sign_nonce") {
+        // The test signature's nonce announced is not the one the server binds to.
+        announced.0[0] ^= 1;
+    }
     channel
         .send_control(&ServerMessage::TestSign {
-            server_nonce: hex::encode(server_nonce.0),
+            server_nonce: hex::encode(announced.0),
         })
         .await?;
     let ctx = SessionContext::derive(

@@ -44,10 +44,14 @@ pub(crate) async fn sign<S: ChainScheme>(
     // releases nothing.
     svc.wallets().ensure_active(&wallet.id).await?;
     failpoint!("server.sign.before_reply");
+    let mut released = result.clone();
+    if crate::failpoints::lie("server.lie.signed_other") {
+        // Another signature than the ceremony produced (the last character changed).
+        let last = released.signature.pop().map_or('0', |c| if c == '1' { '2' } else { '1' });
+        released.signature.push(last);
+    }
     channel
-        .send_control(&ServerMessage::Signed {
-            result: result.clone(),
-        })
+        .send_control(&ServerMessage::Signed { result: released })
         .await?;
     failpoint!("server.sign.after_reply");
     Ok(result)
