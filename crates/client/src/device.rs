@@ -38,6 +38,8 @@ pub struct Device {
     store: Arc<ShareStore>,
     /// Ceremony sockets kept open between signatures.
     sockets: Arc<Mutex<Vec<Socket>>>,
+    /// Set once the server refused a pipelined `start` as a server predating it does.
+    legacy_server: Arc<std::sync::atomic::AtomicBool>,
     /// When an unconfirmed keygen share may be dropped (`None`: never); see
     /// [`Device::with_keygen_grace`].
     keygen_grace: Option<Duration>,
@@ -50,6 +52,7 @@ impl Device {
             api,
             store: Arc::new(store),
             sockets: Arc::default(),
+            legacy_server: Arc::default(),
             keygen_grace: None,
         }
     }
@@ -342,10 +345,31 @@ impl Device {
                 Err(e) => return Err(e),
             }
         }
-        let mut socket = Socket::connect(&self.api).await?;
-        let result = ceremony::sign::<S>(&mut socket, guard, share, payload, progress).await?;
+        let mut socket = self.fresh_socket().await?;
+        let result = match ceremony::sign::<S>(&mut socket, guard, share, payload, progress).await {
+            // A server from before pipelined signing refuses the `start` (nothing ran): ask
+            // it the old way from now on.
+            Err(ClientError::Api(e)) if socket.pipelining() && predates_pipelining(&e) => {
+                self.legacy_server
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                socket = self.fresh_socket().await?;
+                ceremony::sign::<S>(&mut socket, guard, share, payload, progress).await?
+            }
+            other => other?,
+        };
         self.return_socket(socket);
         Ok(result)
+    }
+
+    async fn fresh_socket(&self) -> Result<Socket, ClientError> {
+        let socket = Socket::connect(&self.api).await?;
+        if self
+            .legacy_server
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(socket.without_pipelining());
+        }
+        Ok(socket)
     }
 
     fn pooled_socket(&self) -> Option<Socket> {
@@ -415,4 +439,11 @@ impl Device {
 enum AnyShare {
     Evm(KeyShare<Secp256k1>),
     Solana(KeyShare<Ed25519>),
+}
+
+/// How a server from before pipelined signing answers a `start` carrying its fields: its
+/// strict parser fails the whole message. A current server names the field instead
+/// (`invalid_request`), so this answer means an older server, before anything ran.
+fn predates_pipelining(e: &tandem_proto::ApiError) -> bool {
+    e.code == tandem_proto::ErrorCode::ProtocolError && e.message == "malformed control message"
 }

@@ -30,6 +30,9 @@ pub struct Socket {
     /// The single-use server nonce the server issued for the next ceremony on this socket
     /// (pipelined signing, docs/server.md).
     next_nonce: Option<Nonce>,
+    /// Whether signatures ask for the next ceremony's nonce (off for servers that predate
+    /// pipelined signing, which refuse the field).
+    pipelining: bool,
 }
 
 /// What arrived from the server.
@@ -107,6 +110,7 @@ impl Socket {
             idle_since: Instant::now(),
             timeouts,
             next_nonce: None,
+            pipelining: true,
         })
     }
 
@@ -120,23 +124,37 @@ impl Socket {
         self.idle_since.elapsed()
     }
 
-    /// A `start` for `operation`, asking for the next ceremony's nonce. Takes the nonce the
-    /// server issued for this one (every `start` consumes it on the server too); returns it
-    /// when `use_issued`, for a ceremony that binds its first frame to it before `accepted`.
+    /// A `start` for `operation`. Takes the nonce the server issued for this ceremony (every
+    /// `start` consumes it on the server too) and, for a signature (`sign`), uses it: the
+    /// first frame is then bound to it before `accepted` (pipelined signing, docs/server.md),
+    /// and the start asks for the next one. Other ceremonies send the fields of older servers
+    /// only.
     pub(crate) fn start(
         &mut self,
         operation: Operation,
         device_nonce: &Nonce,
-        use_issued: bool,
+        sign: bool,
     ) -> (ClientMessage, Option<Nonce>) {
-        let issued = self.next_nonce.take().filter(|_| use_issued);
+        let pipeline = sign && self.pipelining;
+        let issued = self.next_nonce.take().filter(|_| pipeline);
         let start = ClientMessage::Start {
             operation,
             device_nonce: hex::encode(device_nonce.0),
             server_nonce: issued.map(|n| hex::encode(n.0)),
-            pipeline: true,
+            pipeline,
         };
         (start, issued)
+    }
+
+    /// Turns pipelined signing off on this socket (for a server that predates it).
+    pub(crate) fn without_pipelining(mut self) -> Socket {
+        self.pipelining = false;
+        self
+    }
+
+    /// Whether this socket's signatures ask for pipelining.
+    pub(crate) fn pipelining(&self) -> bool {
+        self.pipelining
     }
 
     /// Keeps the nonce the server issued for the next ceremony.

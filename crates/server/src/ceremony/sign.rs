@@ -47,7 +47,10 @@ pub(crate) async fn sign<S: ChainScheme>(
     let mut released = result.clone();
     if crate::failpoints::lie("server.lie.signed_other") {
         // Another signature than the ceremony produced (the last character changed).
-        let last = released.signature.pop().map_or('0', |c| if c == '1' { '2' } else { '1' });
+        let last = released
+            .signature
+            .pop()
+            .map_or('0', |c| if c == '1' { '2' } else { '1' });
         released.signature.push(last);
     }
     channel
