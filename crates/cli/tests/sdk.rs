@@ -21,11 +21,16 @@ use tandem_proto::wallet::Chain;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn device(server: &Server, dir: &std::path::Path) -> Device {
+    device_and_token(server, dir).await.0
+}
+
+/// A logged-in device with a cheap store, and its session token.
+async fn device_and_token(server: &Server, dir: &std::path::Path) -> (Device, String) {
     let http = Http::new(server);
     let token = http.login(server, &unique_email("sdk")).await;
     let api = ApiClient::new(&server.url)
         .unwrap()
-        .with_token(token)
+        .with_token(token.clone())
         .pin_server_key()
         .await
         .unwrap();
@@ -35,7 +40,7 @@ async fn device(server: &Server, dir: &std::path::Path) -> Device {
         p: 1,
     };
     let store = ShareStore::open_with(dir, "test passphrase", cheap).unwrap();
-    Device::new(api, store)
+    (Device::new(api, store), token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -434,24 +439,7 @@ async fn keygen_refuses_a_reported_key_the_device_did_not_compute() {
 async fn issued_server_nonces_are_single_use_and_bound_to_their_socket() {
     let server = Server::start(&Backend::Sqlite);
     let dir = tempfile::tempdir().unwrap();
-    let token = Http::new(&server)
-        .login(&server, &unique_email("nonce"))
-        .await;
-    let api = ApiClient::new(&server.url)
-        .unwrap()
-        .with_token(token.clone())
-        .pin_server_key()
-        .await
-        .unwrap();
-    let cheap = KdfParams {
-        m_kib: 256,
-        t: 1,
-        p: 1,
-    };
-    let device = Device::new(
-        api,
-        ShareStore::open_with(dir.path(), "test passphrase", cheap).unwrap(),
-    );
+    let (device, token) = device_and_token(&server, dir.path()).await;
     let wallet = device.create_wallet(Chain::Evm, None).await.unwrap();
     let address: Address = wallet.address.parse().unwrap();
     // Several signatures on the SDK's kept sockets: the later ones are pipelined.
