@@ -329,7 +329,7 @@ impl ApiClient {
 
     /// Sends the request and reads the whole answer within `timeouts.http`, never more
     /// than `max_response` bytes of it.
-    async fn exchange<B: Serialize>(
+    pub(crate) async fn exchange<B: Serialize>(
         &self,
         method: Method,
         path: &str,
@@ -384,7 +384,7 @@ impl ApiClient {
         }
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

@@ -59,6 +59,7 @@
 //! through alloy's traits.
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod api;
 mod binding;
 pub mod ceremony;

@@ -36,6 +36,21 @@ pub enum ErrorCode {
     CodeInvalid,
     CodeExpired,
     CodeExhausted,
+    /// Wrong password or PIN, or no such account (deliberately not distinguished).
+    InvalidCredentials,
+    /// The first factor passed; finish with a second one (`methods`) and `login_ticket` at
+    /// `POST /v1/auth/second-factor`.
+    SecondFactorRequired,
+    /// The operation needs a method proven recently; `methods` lists those that would do
+    /// (`POST /v1/auth/step-up`).
+    StepUpRequired,
+    /// The identity (an address, a number, a social account) belongs to another account:
+    /// accounts are never merged silently.
+    IdentityInUse,
+    /// The last way to sign in cannot be removed.
+    LastMethod,
+    /// The PIN is locked after too many wrong tries; sign in another way to unlock it.
+    CredentialLocked,
     RateLimited,
     NotFound,
     WalletNotFound,
@@ -94,6 +109,12 @@ impl ErrorCode {
         ErrorCode::CodeInvalid,
         ErrorCode::CodeExpired,
         ErrorCode::CodeExhausted,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::SecondFactorRequired,
+        ErrorCode::StepUpRequired,
+        ErrorCode::IdentityInUse,
+        ErrorCode::LastMethod,
+        ErrorCode::CredentialLocked,
         ErrorCode::RateLimited,
         ErrorCode::NotFound,
         ErrorCode::WalletNotFound,
@@ -153,7 +174,10 @@ impl ErrorCode {
             | ProtocolError
             | ChannelError => 400,
             PayloadTooLarge => 413,
-            Unauthorized | SessionExpired | SessionRevoked => 401,
+            Unauthorized | SessionExpired | SessionRevoked | InvalidCredentials
+            | SecondFactorRequired => 401,
+            StepUpRequired | CredentialLocked => 403,
+            IdentityInUse | LastMethod => 409,
             NotFound | WalletNotFound => 404,
             WalletFrozen | Conflict | EpochMismatch | SigningInputMismatch => 409,
             RateLimited | TooManyCeremonies => 429,
@@ -191,6 +215,12 @@ impl ErrorCode {
             CodeInvalid => "code_invalid",
             CodeExpired => "code_expired",
             CodeExhausted => "code_exhausted",
+            InvalidCredentials => "invalid_credentials",
+            SecondFactorRequired => "second_factor_required",
+            StepUpRequired => "step_up_required",
+            IdentityInUse => "identity_in_use",
+            LastMethod => "last_method",
+            CredentialLocked => "credential_locked",
             RateLimited => "rate_limited",
             NotFound => "not_found",
             WalletNotFound => "wallet_not_found",
@@ -219,7 +249,7 @@ impl core::fmt::Display for ErrorCode {
 }
 
 /// The JSON error body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -233,6 +263,31 @@ pub struct ApiError {
     /// Whether the request may be sent again unchanged (`ErrorCode::is_retryable`).
     #[serde(default)]
     pub retryable: bool,
+    /// For `step_up_required` and `second_factor_required`: the methods that would do
+    /// (`email_otp`, `password`, `pin`, `totp`, `recovery_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// For `second_factor_required`: the one-time ticket that finishes this login. A bearer
+    /// secret for a few minutes; send it back only to `POST /v1/auth/second-factor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_ticket: Option<String>,
+}
+
+impl core::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ApiError")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("field", &self.field)
+            .field("retry_after_ms", &self.retry_after_ms)
+            .field("retryable", &self.retryable)
+            .field("methods", &self.methods)
+            .field(
+                "login_ticket",
+                &self.login_ticket.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 impl ApiError {
@@ -243,6 +298,8 @@ impl ApiError {
             field: None,
             retry_after_ms: None,
             retryable: code.is_retryable(),
+            methods: None,
+            login_ticket: None,
         }
     }
 

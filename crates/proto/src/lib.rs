@@ -3,6 +3,7 @@
 //! stable error codes. No I/O and no logic beyond (de)serialisation lives here, so both sides
 //! compile against exactly the same shapes.
 
+pub mod account;
 pub mod auth;
 pub mod ceremony;
 pub mod channel;

@@ -38,6 +38,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub otp: EmailOtp,
     pub sessions: Sessions,
+    /// Logins, step-up and the account's methods.
+    pub accounts: crate::account::Accounts,
     pub wallets: Wallets,
     pub ceremonies: Ceremonies,
     pub limits: Limits,
@@ -111,7 +113,7 @@ impl AppState {
         let otp = EmailOtp::new(
             store.clone(),
             clock.clone(),
-            mailer,
+            mailer.clone(),
             config.otp.clone(),
             pii.clone(),
         );
@@ -125,7 +127,9 @@ impl AppState {
             per_session: config.limits.max_sockets_per_session as usize,
             per_user: config.limits.max_sockets_per_user as usize,
         })
-        .with_pii(pii);
+        .with_pii(pii.clone());
+        let accounts =
+            build_accounts(config, &store, &clock, &pii, &otp, &sessions, mailer).await?;
         let wallets = vault.wallets;
         let ceremonies = Ceremonies::new(
             wallets.clone(),
@@ -140,6 +144,7 @@ impl AppState {
             clock,
             otp,
             sessions,
+            accounts,
             wallets,
             ceremonies,
             limits: Limits {
@@ -165,6 +170,46 @@ impl AppState {
             },
         })
     }
+}
+
+/// The accounts service and the modules it stands on (users, credentials).
+async fn build_accounts(
+    config: &Config,
+    store: &Store,
+    clock: &SharedClock,
+    pii: &crate::vault::PiiKeys,
+    otp: &EmailOtp,
+    sessions: &Sessions,
+    mailer: Arc<dyn crate::notify::Mailer>,
+) -> Result<crate::account::Accounts, StartError> {
+    let minutes = |m: u64| {
+        i64::try_from(m)
+            .unwrap_or(i64::MAX / 60_000)
+            .saturating_mul(60_000)
+    };
+    let credentials = crate::credentials::Credentials::new(
+        store.clone(),
+        clock.clone(),
+        pii.clone(),
+        crate::credentials::CredentialSettings {
+            pin_max_attempts: config.accounts.pin_max_attempts,
+            totp_issuer: config.accounts.totp_issuer.clone(),
+        },
+    );
+    credentials.publish_policies().await?;
+    Ok(crate::account::Accounts::new(
+        store.clone(),
+        clock.clone(),
+        crate::users::Users::new(store.clone(), pii.clone()),
+        credentials,
+        otp.clone(),
+        sessions.clone(),
+        mailer,
+        crate::account::AccountSettings {
+            step_up_ms: minutes(config.accounts.step_up_minutes),
+            ticket_ms: minutes(config.accounts.second_factor_minutes),
+        },
+    ))
 }
 
 /// Starts the server and runs until Ctrl-C or SIGTERM, then drains in-flight requests.

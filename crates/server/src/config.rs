@@ -128,6 +128,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     /// Email one-time codes.
     pub otp: OtpConfig,
+    /// Passwords, PINs, TOTP and step-up.
+    pub accounts: AccountsConfig,
     /// Outgoing mail.
     pub mail: MailConfig,
     /// Key-encryption-key provider for server shares.
@@ -178,6 +180,7 @@ impl Default for Config {
             clock: "system".to_owned(),
             sessions: SessionsConfig::default(),
             otp: OtpConfig::default(),
+            accounts: AccountsConfig::default(),
             mail: MailConfig::default(),
             vault: VaultConfig::default(),
             limits: LimitsConfig::default(),
@@ -272,6 +275,32 @@ impl Default for OtpConfig {
             per_ip_per_hour: 30,
             per_address_per_day: 20,
             wrong_codes_per_address_per_hour: 30,
+        }
+    }
+}
+
+/// `[accounts]`: passwords, PINs, TOTP and step-up.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct AccountsConfig {
+    /// How long a proven method satisfies sensitive operations (adding or removing a method,
+    /// TOTP changes) before `step_up_required`.
+    pub step_up_minutes: u64,
+    /// How long a login whose first factor passed waits for its second.
+    pub second_factor_minutes: u64,
+    /// Wrong PINs in a row after which the PIN is locked until another method is proven.
+    pub pin_max_attempts: u32,
+    /// The issuer name authenticator apps show next to the account.
+    pub totp_issuer: String,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            step_up_minutes: 5,
+            second_factor_minutes: 5,
+            pin_max_attempts: 5,
+            totp_issuer: "Tandem".into(),
         }
     }
 }
@@ -551,6 +580,27 @@ impl Config {
             1,
             1_000_000,
         )?;
+
+        let a = &self.accounts;
+        check_range("accounts.step_up_minutes", a.step_up_minutes, 1, 1_440)?;
+        check_range(
+            "accounts.second_factor_minutes",
+            a.second_factor_minutes,
+            1,
+            60,
+        )?;
+        check_range(
+            "accounts.pin_max_attempts",
+            u64::from(a.pin_max_attempts),
+            1,
+            20,
+        )?;
+        if a.totp_issuer.trim().is_empty() || a.totp_issuer.contains(':') {
+            return Err(ConfigError::invalid(
+                "accounts.totp_issuer",
+                "must be a non-empty name without `:`",
+            ));
+        }
 
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError::invalid(

@@ -5,21 +5,25 @@
 //! encryption under a KEK provider), outgoing mail in [`notify`], email one-time codes in
 //! [`auth`] and bearer [`sessions`]. Each module owns its tables, its rules and its errors.
 
+pub mod account;
 pub mod auth;
 pub mod channel_key;
 pub mod clock;
 pub mod config;
 pub mod config_check;
 mod conn_limit;
+pub mod credentials;
 pub mod failpoints;
 pub mod hardening;
 pub mod lifecycle;
 pub mod notify;
+pub mod principal;
 pub mod production;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod users;
 pub mod vault;
 pub mod vault_ops;
 

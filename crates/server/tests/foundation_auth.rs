@@ -58,6 +58,9 @@ impl Mailer for TestMailer {
             .push((to.to_owned(), code.expose().to_owned()));
         Ok(())
     }
+    async fn send_notice(&self, _to: &str, _subject: &str, _body: &str) -> Result<(), MailError> {
+        Ok(())
+    }
 }
 
 struct Fixture {

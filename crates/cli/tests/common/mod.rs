@@ -6,6 +6,7 @@ pub mod evil;
 pub mod http;
 pub mod mitm;
 pub mod proxy;
+pub mod pyotp;
 pub mod raw;
 pub mod server;
 pub mod smtp_peer;

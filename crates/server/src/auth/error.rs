@@ -39,6 +39,9 @@ pub enum AuthError {
     /// A stored identifier did not open under the vault's key (tampered or moved row).
     #[error("stored identifier: {0}")]
     Vault(#[from] VaultError),
+    /// Finding or creating the user of the address failed.
+    #[error(transparent)]
+    User(#[from] crate::users::UserError),
     /// The stored lockout policy could not be encoded or decoded.
     #[error("the stored lockout policy is unreadable")]
     Policy,

@@ -14,10 +14,10 @@ mod otp;
 mod policy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-mod throttle;
+pub(crate) mod throttle;
 
 pub use email::normalize_email;
 pub use error::AuthError;
 pub use legacy::{LegacyRows, seal_legacy_rows};
 pub use otp::{EMAIL_OTP, EmailOtp, OtpStarted, VerifiedEmail};
-pub use policy::{Budget, LockoutPolicy};
+pub use policy::{Budget, GuessPolicy, LockoutPolicy};

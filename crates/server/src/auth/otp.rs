@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::config::OtpConfig;
 use crate::notify::Mailer;
 use crate::store::{Store, new_id};
+use crate::users::{IdentityKind, Users};
 use crate::vault::PiiKeys;
 
 /// The credential kind under which the policy is stored.
@@ -52,6 +53,7 @@ pub struct EmailOtp {
     ttl_ms: i64,
     policy: LockoutPolicy,
     keys: PiiKeys,
+    users: Users,
 }
 
 impl std::fmt::Debug for EmailOtp {
@@ -76,6 +78,7 @@ impl EmailOtp {
             .unwrap_or(i64::MAX / 60_000)
             .saturating_mul(60_000);
         Self {
+            users: Users::new(store.clone(), keys.clone()),
             store,
             clock,
             mailer,
@@ -197,6 +200,34 @@ impl EmailOtp {
     /// `max_attempts`-th wrong try kills the code.
     pub async fn verify(&self, attempt_id: &str, code: &str) -> Result<VerifiedEmail, AuthError> {
         let now = self.clock.now_ms();
+        let (email, mut tx) = self.consume(attempt_id, code, now).await?;
+        let (user_id, created) = self
+            .users
+            .resolve_or_create_in(&mut tx, IdentityKind::Email, &email, now)
+            .await?;
+        tx.commit().await?;
+        Ok(VerifiedEmail {
+            user_id,
+            email,
+            created,
+        })
+    }
+
+    /// Like [`verify`](Self::verify), but only proves the address: no user is looked up or
+    /// created (linking an address to an account, or a step-up).
+    pub async fn verify_address(&self, attempt_id: &str, code: &str) -> Result<String, AuthError> {
+        let (email, tx) = self.consume(attempt_id, code, self.clock.now_ms()).await?;
+        tx.commit().await?;
+        Ok(email)
+    }
+
+    /// Checks and consumes the code; returns the address and the open transaction.
+    async fn consume(
+        &self,
+        attempt_id: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<(String, sqlx::Transaction<'static, sqlx::any::Any>), AuthError> {
         let max = i64::from(self.policy.failures_per_secret);
         let mut tx = self.store.begin_write().await?;
 
@@ -298,33 +329,7 @@ impl EmailOtp {
         .execute(&mut *tx)
         .await?;
 
-        let new_user_id = new_id()?;
-        let sealed = self.keys.seal("users", "email", &new_user_id, &email)?;
-        // The legacy `email` column holds the id: the address itself is only sealed.
-        let created = sqlx::query(
-            "INSERT INTO users (id, email, email_index, email_sealed, created_at) \
-             VALUES ($1, $1, $2, $3, $4) ON CONFLICT (email_index) DO NOTHING",
-        )
-        .bind(&new_user_id)
-        .bind(&email_index)
-        .bind(sealed)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let user_id: String = sqlx::query("SELECT id FROM users WHERE email_index = $1")
-            .bind(&email_index)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        tx.commit().await?;
-
-        Ok(VerifiedEmail {
-            user_id,
-            email,
-            created,
-        })
+        Ok((email, tx))
     }
 
     /// Deletes expired attempts and throttle counters whose window has passed. Returns how

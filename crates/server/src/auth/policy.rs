@@ -39,6 +39,93 @@ pub struct LockoutPolicy {
     pub failures_per_subject: Budget,
 }
 
+/// The throttles of a credential the user guesses against (password, PIN, TOTP): wrong
+/// guesses per (subject, client), per client, and per subject from everyone. As for codes,
+/// only the last is shared, larger and slower. A PIN adds a hard limit of its own
+/// (`accounts.pin_max_attempts`), kept on its row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuessPolicy {
+    pub failures_per_subject_client: Budget,
+    pub failures_per_client: Budget,
+    pub failures_per_subject: Budget,
+}
+
+impl GuessPolicy {
+    /// Passwords: 10 wrong per account and client in 15 minutes, 100 per client per hour,
+    /// 50 per account per hour from everyone (NIST SP 800-63B §5.2.2 asks for at most 100
+    /// consecutive failures).
+    pub fn password() -> Self {
+        Self {
+            failures_per_subject_client: Budget {
+                max: 10,
+                window_ms: HOUR_MS / 4,
+            },
+            failures_per_client: Budget {
+                max: 100,
+                window_ms: HOUR_MS,
+            },
+            failures_per_subject: Budget {
+                max: 50,
+                window_ms: HOUR_MS,
+            },
+        }
+    }
+
+    /// PINs, besides their hard limit (which is what stops guessing one account): 10 wrong
+    /// per account and client in 15 minutes (room to unlock and try again), 50 per client per
+    /// hour (guessing across accounts), 20 per account per hour from everyone.
+    pub fn pin() -> Self {
+        Self {
+            failures_per_subject_client: Budget {
+                max: 10,
+                window_ms: HOUR_MS / 4,
+            },
+            failures_per_client: Budget {
+                max: 50,
+                window_ms: HOUR_MS,
+            },
+            failures_per_subject: Budget {
+                max: 20,
+                window_ms: HOUR_MS,
+            },
+        }
+    }
+
+    /// TOTP and recovery codes: 5 wrong per account and client in 15
+    /// minutes, 50 per client per hour, 20 per account per hour from everyone.
+    pub fn short_code() -> Self {
+        Self {
+            failures_per_subject_client: Budget {
+                max: 5,
+                window_ms: HOUR_MS / 4,
+            },
+            failures_per_client: Budget {
+                max: 50,
+                window_ms: HOUR_MS,
+            },
+            failures_per_subject: Budget {
+                max: 20,
+                window_ms: HOUR_MS,
+            },
+        }
+    }
+
+    /// Records this policy as the one for `kind`.
+    pub async fn publish(&self, store: &Store, kind: &str, now: i64) -> Result<(), AuthError> {
+        let json = serde_json::to_string(self).map_err(|_| AuthError::Policy)?;
+        sqlx::query(
+            "INSERT INTO auth_policies (kind, policy, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+        )
+        .bind(kind)
+        .bind(json)
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+        Ok(())
+    }
+}
+
 impl LockoutPolicy {
     /// The email-code policy from `[otp]`.
     pub fn email_otp(c: &OtpConfig) -> Self {

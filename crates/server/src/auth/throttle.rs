@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use super::policy::Budget;
 
 /// One counter: a scope, the keyed hash of what it counts, and its budget.
-pub(super) struct Bucket {
+pub(crate) struct Bucket {
     pub scope: &'static str,
     pub key: Vec<u8>,
     pub budget: Budget,
@@ -22,7 +22,7 @@ pub(super) struct Bucket {
 }
 
 /// Takes one hit. `Ok(None)` if taken; `Ok(Some(retry_after_ms))` if the bucket is full.
-pub(super) async fn take(
+pub(crate) async fn take(
     conn: &mut AnyConnection,
     bucket: &Bucket,
     now: i64,
@@ -70,7 +70,7 @@ pub(super) async fn take(
 }
 
 /// Gives back a hit taken in the same transaction (e.g. a guess that turned out right).
-pub(super) async fn give_back(
+pub(crate) async fn give_back(
     conn: &mut AnyConnection,
     bucket: &Bucket,
 ) -> Result<(), sqlx::Error> {

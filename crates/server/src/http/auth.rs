@@ -3,16 +3,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::http::header::USER_AGENT;
 use tandem_proto::ApiError;
 use tandem_proto::auth::{
     EmailStartRequest, EmailStartResponse, EmailVerifyRequest, LoginResponse, UserInfo,
 };
 
+use super::authn::user_agent;
 use super::client_addr::ClientAddr;
 use super::error::HttpError;
 use super::json::ApiJson;
 use super::session::session_info;
+use crate::account::Client;
 use crate::app::AppState;
 
 /// Sends a one-time login code to an address.
@@ -39,28 +40,33 @@ pub async fn email_start(
     responses((status = 200, body = LoginResponse),
         (status = 400, body = ApiError, description = "malformed body, or a code that is wrong, expired or used up"),
         (status = 413, body = ApiError),
+        (status = 401, body = ApiError, description = "`second_factor_required`: the account has TOTP; finish at `/v1/auth/second-factor` with `login_ticket`"),
         (status = 429, body = ApiError, description = "the address's budget of wrong codes is spent")))]
 pub async fn email_verify(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     ApiJson(req): ApiJson<EmailVerifyRequest>,
 ) -> Result<Json<LoginResponse>, HttpError> {
-    let verified = state.otp.verify(&req.attempt_id, &req.code).await?;
-    let user_agent = headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(200).collect::<String>());
-    let new = state
-        .sessions
-        .create(&verified.user_id, "email_otp", user_agent.as_deref())
+    let key = client.throttle_key();
+    let agent = user_agent(&headers);
+    let login = state
+        .accounts
+        .login_email(
+            &req.attempt_id,
+            &req.code,
+            Client {
+                key: &key,
+                user_agent: agent.as_deref(),
+            },
+        )
         .await?;
-    metrics::counter!("tandem_logins_total", "method" => "email_otp").increment(1);
     Ok(Json(LoginResponse {
-        token: new.token.expose().to_owned(),
-        session: session_info(&new.record, true),
+        token: login.session.token.expose().to_owned(),
+        session: session_info(&login.session.record, true),
         user: UserInfo {
-            id: verified.user_id,
-            email: verified.email,
+            id: login.user_id,
+            email: login.email,
         },
     }))
 }

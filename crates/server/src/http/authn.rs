@@ -2,12 +2,14 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use tandem_proto::ErrorCode;
 
+use super::client_addr::ClientAddr;
 use super::error::HttpError;
 use crate::app::AppState;
+use crate::principal::Principal;
 use crate::sessions::SessionRecord;
 
 /// The authenticated session making the request.
@@ -37,6 +39,31 @@ impl FromRequestParts<AppState> for Authed {
         }
         Ok(Authed { session })
     }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let Authed { session } = Authed::from_request_parts(parts, state).await?;
+        let client = ClientAddr::from_request_parts(parts, state).await?;
+        let methods = state.accounts.session_methods(&session.id).await?;
+        Ok(Principal {
+            user_id: session.user_id,
+            session_id: session.id,
+            methods,
+            client: client.throttle_key(),
+            user_agent: user_agent(&parts.headers),
+        })
+    }
+}
+
+/// The client's User-Agent, cut to 200 characters, if it sent one.
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect())
 }
 
 /// The bearer token of a request, if it has one.

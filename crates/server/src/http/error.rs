@@ -56,7 +56,11 @@ impl From<AuthError> for HttpError {
             AuthError::CodeInvalid => ErrorCode::CodeInvalid,
             AuthError::CodeExpired => ErrorCode::CodeExpired,
             AuthError::CodeExhausted => ErrorCode::CodeExhausted,
-            AuthError::Random | AuthError::Store(_) | AuthError::Vault(_) | AuthError::Policy => {
+            AuthError::Random
+            | AuthError::Store(_)
+            | AuthError::Vault(_)
+            | AuthError::User(_)
+            | AuthError::Policy => {
                 return HttpError::internal(&e);
             }
         };

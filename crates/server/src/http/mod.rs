@@ -30,10 +30,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use authn::user_agent;
 pub use client_addr::{ClientAddr, TrustedProxies};
 pub use error::HttpError;
+pub use json::ApiJson;
 pub use observe::UserSlot;
 pub use ops::MetricsAccess;
+pub use session::session_info;
 
 /// Sent on every response when the server terminates TLS itself.
 const HSTS: &str = "max-age=31536000; includeSubDomains";
@@ -47,6 +50,7 @@ use crate::app::AppState;
     tags(
         (name = "auth", description = "Login"),
         (name = "sessions", description = "Bearer sessions"),
+        (name = "account", description = "The account's sign-in methods"),
         (name = "wallets", description = "Wallets"),
         (name = "ceremonies", description = "Keygen, signing and refresh over a WebSocket"),
         (name = "ops", description = "Liveness, readiness and metrics"),
@@ -109,7 +113,8 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))
-        .routes(routes!(ops::server_key));
+        .routes(routes!(ops::server_key))
+        .merge(crate::account::http::routes());
     if metrics_on_api {
         api = api.routes(routes!(ops::metrics));
     }

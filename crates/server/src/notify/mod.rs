@@ -1,4 +1,4 @@
-//! Outgoing notifications: login codes by email.
+//! Outgoing notifications by email: login codes, and notices of account changes.
 //!
 //! [`SmtpMailer`] delivers through an SMTP relay. [`DevOutbox`] is for development only: it
 //! shows the code in the server log and in `<data_dir>/dev-outbox.jsonl`; it is the one place
@@ -26,6 +26,10 @@ use crate::config::{Config, MailMode};
 pub trait Mailer: Send + Sync {
     /// Delivers `code` to the address `to`. Errors never contain the code.
     async fn send_login_code(&self, to: &str, code: &LoginCode) -> Result<(), MailError>;
+
+    /// Tells the address `to` that something happened to the account (a login method added
+    /// or removed, TOTP changed). `subject` and `body` are plain text and hold no secret.
+    async fn send_notice(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError>;
 }
 
 /// The mailer the configuration asks for: the development outbox under `data_dir`, or SMTP.

@@ -51,11 +51,32 @@ impl DevOutbox {
 impl Mailer for DevOutbox {
     async fn send_login_code(&self, to: &str, code: &LoginCode) -> Result<(), MailError> {
         let at = self.clock.now_ms();
-        let mut line = Zeroizing::new(
+        let line = Zeroizing::new(
             serde_json::json!({ "to": to, "code": code.expose(), "at": at }).to_string(),
         );
-        line.push('\n');
+        self.append(&line).await?;
+        let code = code.expose();
+        // The one deliberate place a code is logged: development only (see the type docs).
+        tracing::info!(target: "tandem::outbox", to = %to, "development outbox: login code {code}");
+        Ok(())
+    }
 
+    async fn send_notice(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+        let at = self.clock.now_ms();
+        let line =
+            serde_json::json!({ "to": to, "notice": subject, "body": body, "at": at }).to_string();
+        self.append(&line).await?;
+        tracing::info!(target: "tandem::outbox", to = %to, "development outbox: notice: {subject}");
+        Ok(())
+    }
+}
+
+impl DevOutbox {
+    /// Appends one JSON line to the outbox file (created 0600).
+    async fn append(&self, json: &str) -> Result<(), MailError> {
+        let mut line = Zeroizing::new(String::with_capacity(json.len() + 1));
+        line.push_str(json);
+        line.push('\n');
         let _guard = self.write.lock().await;
         if let Some(dir) = self.path.parent()
             && !dir.as_os_str().is_empty()
@@ -75,10 +96,6 @@ impl Mailer for DevOutbox {
             .await
             .map_err(MailError::Outbox)?;
         file.flush().await.map_err(MailError::Outbox)?;
-
-        let code = code.expose();
-        // The one deliberate place a code is logged: development only (see the type docs).
-        tracing::info!(target: "tandem::outbox", to = %to, "development outbox: login code {code}");
         Ok(())
     }
 }

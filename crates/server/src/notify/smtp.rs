@@ -83,13 +83,23 @@ impl SmtpMailer {
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send_login_code(&self, to: &str, code: &LoginCode) -> Result<(), MailError> {
-        let to: Mailbox = to.parse().map_err(|_| MailError::InvalidAddress)?;
         let body = Zeroizing::new(format!(
             "Your Tandem login code is {}\r\n\r\n\
              Enter it where you started signing in. It works once and expires in a few \
              minutes.\r\nIf you did not ask for it, you can ignore this message.\r\n",
             code.expose()
         ));
+        self.send(to, LOGIN_CODE_SUBJECT, &body).await
+    }
+
+    async fn send_notice(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+        self.send(to, subject, body).await
+    }
+}
+
+impl SmtpMailer {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+        let to: Mailbox = to.parse().map_err(|_| MailError::InvalidAddress)?;
         // Some relays and spam filters reject or penalise mail without a Message-ID; the id is
         // random (it must not reveal anything) under the sender's own domain.
         let mut id = [0u8; 16];
@@ -99,9 +109,9 @@ impl Mailer for SmtpMailer {
             .message_id(Some(message_id))
             .from(self.from.clone())
             .to(to)
-            .subject(LOGIN_CODE_SUBJECT)
+            .subject(subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(String::clone(&body))
+            .body(body.to_owned())
             .map_err(|_| MailError::Build)?;
         self.transport
             .send(message)

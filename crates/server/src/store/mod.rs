@@ -20,6 +20,7 @@ mod url;
 pub use error::StoreError;
 pub use files::private_dir;
 pub use ids::new_id;
+pub use migrations::Step;
 pub use url::redact_url;
 
 /// The database file of an `sqlite:` URL (none for other URLs or an in-memory database).
