@@ -33,8 +33,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the Tandem server.
     Serve(ServeArgs),
-    /// Log in with a one-time code sent by email.
+    /// Log in: a one-time code sent by email, or the account's password or PIN (then a TOTP
+    /// code when the account has one).
     Login(LoginArgs),
+    /// The account's sign-in methods: password, PIN, authenticator app (TOTP), addresses.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Create, list and refresh wallets.
     #[command(subcommand)]
     Wallet(WalletCommand),
@@ -208,6 +212,67 @@ pub struct LoginArgs {
     /// The code from the email (prompted for when omitted).
     #[arg(long)]
     pub code: Option<String>,
+    /// Sign in with the account's password instead of an emailed code (asked for on the
+    /// terminal, or read from standard input).
+    #[arg(long, requires = "email", conflicts_with_all = ["send_only", "code", "pin"])]
+    pub password: bool,
+    /// Sign in with the account's PIN instead of an emailed code.
+    #[arg(long, requires = "email", conflicts_with_all = ["send_only", "code"])]
+    pub pin: bool,
+    /// The authenticator-app code (or a recovery code) when the account asks for a second
+    /// factor (prompted for when omitted).
+    #[arg(long)]
+    pub totp: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Show the account's addresses and methods, and what this session proved.
+    Show,
+    /// Set, change or remove the password (needs a recent sign-in: step-up).
+    #[command(subcommand)]
+    Password(SecretCommand),
+    /// Set, change or remove the PIN (4 to 8 digits).
+    #[command(subcommand)]
+    Pin(SecretCommand),
+    /// Set up or remove an authenticator app (TOTP, with one-time recovery codes).
+    #[command(subcommand)]
+    Totp(TotpCommand),
+    /// Add an email address to the account (a code is sent to it).
+    LinkEmail { email: String },
+    /// Remove an address from the account (not the last one).
+    Unlink {
+        /// The identity id `tandem account show` lists.
+        identity: String,
+    },
+    /// Prove a method again, for operations that need a recent sign-in.
+    StepUp {
+        /// `password`, `pin`, `totp`, `recovery-code` or `email` (default: the first the
+        /// account has, in that order).
+        #[arg(long)]
+        method: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Set or replace it (asked for twice on the terminal, or read once from standard input).
+    Set,
+    /// Remove it.
+    Remove,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TotpCommand {
+    /// Show a QR code (and the key) for an authenticator app, ask for its first code, and
+    /// print the recovery codes.
+    Enrol {
+        /// The first code from the app (asked for when omitted).
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Remove the authenticator app and its recovery codes.
+    Remove,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

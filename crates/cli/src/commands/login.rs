@@ -21,37 +21,61 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
     }
     let key = api.fetch_server_key().await?;
     let first_use = known.check(&server, &key)? == PinCheck::Unknown;
-    let (attempt_id, code) = match (&args.email, args.attempt) {
-        (Some(email), _) => {
-            let started = api.email_start(email).await?;
-            if args.send_only {
-                let shown = serde_json::json!({
-                    "attempt_id": started.attempt_id,
-                    "expires_at": started.expires_at,
-                });
-                output::print(json, &shown, || {
-                    format!(
-                        "Code sent to {}. Finish with: tandem login --attempt {} --code <code>",
-                        output::clean(email),
-                        output::clean(&started.attempt_id)
-                    )
-                });
-                return Ok(());
-            }
-            let code = match args.code {
-                Some(c) => c,
-                None => prompt_code(email)?,
-            };
-            (started.attempt_id, code)
+    let first = if args.password || args.pin {
+        let email = args.email.clone().unwrap_or_default();
+        let secret = read_secret(if args.password { "Password: " } else { "PIN: " })?;
+        if args.password {
+            api.password_login(&email, &secret).await
+        } else {
+            api.pin_login(&email, &secret).await
         }
-        (None, Some(attempt)) => (attempt, args.code.unwrap_or_default()),
-        (None, None) => {
-            return Err(ClientError::Local(
-                "give --email (or --attempt and --code)".into(),
-            ));
+    } else {
+        let (attempt_id, code) = match (&args.email, args.attempt.clone()) {
+            (Some(email), _) => {
+                let started = api.email_start(email).await?;
+                if args.send_only {
+                    let shown = serde_json::json!({
+                        "attempt_id": started.attempt_id,
+                        "expires_at": started.expires_at,
+                    });
+                    output::print(json, &shown, || {
+                        format!(
+                            "Code sent to {}. Finish with: tandem login --attempt {} --code <code>",
+                            output::clean(email),
+                            output::clean(&started.attempt_id)
+                        )
+                    });
+                    return Ok(());
+                }
+                let code = match args.code.clone() {
+                    Some(c) => c,
+                    None => prompt_code(email)?,
+                };
+                (started.attempt_id, code)
+            }
+            (None, Some(attempt)) => (attempt, args.code.clone().unwrap_or_default()),
+            (None, None) => {
+                return Err(ClientError::Local(
+                    "give --email (or --attempt and --code)".into(),
+                ));
+            }
+        };
+        api.email_verify(&attempt_id, code.trim()).await
+    };
+    let login = match first {
+        Ok(login) => login,
+        Err(e) => {
+            let Some(second) = e.second_factor() else {
+                return Err(e);
+            };
+            let code = match args.totp.clone() {
+                Some(c) => c,
+                None => prompt_line("Code from your authenticator app (or a recovery code): ")?,
+            };
+            api.second_factor(&second.ticket, second_factor_proof(&code))
+                .await?
         }
     };
-    let login = api.email_verify(&attempt_id, code.trim()).await?;
     // Trust on first use: an origin seen for the first time is pinned now, once the login
     // succeeded; a known one was checked above.
     known.pin(&server, key)?;
@@ -91,6 +115,58 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
         text
     });
     Ok(())
+}
+
+/// A TOTP code is six digits; anything else is taken for a recovery code.
+pub fn second_factor_proof(code: &str) -> tandem_client::proto::account::Proof {
+    use tandem_client::proto::account::Proof;
+    let code = code.trim();
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Proof::Totp {
+            code: code.to_owned(),
+        }
+    } else {
+        Proof::RecoveryCode {
+            code: code.to_owned(),
+        }
+    }
+}
+
+/// A secret from the terminal without echo, or one line of standard input.
+pub fn read_secret(prompt: &str) -> Result<String, ClientError> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt)
+            .map_err(|e| ClientError::Local(format!("cannot read it: {e}")));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| ClientError::Local(format!("cannot read it: {e}")))?;
+    let value = line.trim_end_matches(['\r', '\n']).to_owned();
+    if value.is_empty() {
+        return Err(ClientError::Local("nothing entered".into()));
+    }
+    Ok(value)
+}
+
+/// One line, with a prompt on the terminal.
+pub fn prompt_line(prompt: &str) -> Result<String, ClientError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| ClientError::Local(format!("cannot read it: {e}")))?;
+    let value = line.trim().to_owned();
+    if value.is_empty() {
+        return Err(ClientError::Local("nothing entered".into()));
+    }
+    Ok(value)
 }
 
 fn prompt_code(email: &str) -> Result<String, ClientError> {

@@ -1,3 +1,4 @@
+mod account;
 mod bench;
 mod config_check;
 mod login;
@@ -46,6 +47,7 @@ pub async fn run(invocation: Invocation) -> Result<(), ClientError> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Login(args) => login::run(&ctx, json, args).await,
+        Command::Account(cmd) => account::run(&ctx, json, cmd).await,
         Command::Wallet(cmd) => wallet::run(&ctx, json, cmd).await,
         Command::Sign(cmd) => sign::run(&ctx, json, cmd).await,
         Command::Session(cmd) => session::run(&ctx, json, cmd).await,
