@@ -1316,3 +1316,67 @@ async fn account_methods(backend: Backend) {
 async fn passwords_pins_totp_step_up_and_linking() {
     each_backend(account_methods).await;
 }
+
+/// The same methods through the CLI: `tandem account password set`, `tandem login
+/// --password`, `tandem account show`, and a step-up asked for on standard input.
+async fn account_cli(backend: Backend) {
+    let server = Server::start(&backend);
+    server.set_time(T0);
+    let email = unique_email("cli");
+    let first = common::Cli::new(&server);
+    first.login(&server, &email);
+    let password = "a passphrase long enough for one factor";
+    let out = first.run_stdin(
+        &["--json", "account", "password", "set"],
+        &format!("{password}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let second = common::Cli::new(&server);
+    let wrong = second.run_stdin(
+        &["login", "--email", &email, "--password"],
+        "not the password at all\n",
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("invalid_credentials"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let out = second.run_stdin(
+        &["--json", "login", "--email", &email, "--password"],
+        &format!("{password}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = second.json(&["account", "show"]);
+    assert_eq!(shown["password"], true);
+    assert_eq!(shown["session_methods"][0]["method"], "password");
+
+    // Six minutes on, removing the password asks for a step-up; the password is read from
+    // standard input, then the removal goes through.
+    server.set_time(T0 + 6 * MIN);
+    let out = second.run_stdin(
+        &["--json", "account", "pin", "set"],
+        &format!("2580\n{password}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recent sign-in"));
+    assert_eq!(second.json(&["account", "show"])["pin"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_methods_through_the_cli() {
+    each_backend(account_cli).await;
+}

@@ -71,6 +71,22 @@ impl Cli {
         self.command().args(args).output().expect("run tandem")
     }
 
+    /// Runs a command with `input` on its standard input (answers to its prompts).
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tandem");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("type input");
+        drop(stdin);
+        child.wait_with_output().expect("run tandem")
+    }
+
     /// Runs a `--json` command that must succeed and returns its JSON.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];

@@ -183,16 +183,25 @@ impl Users {
                 Some(self.keys.seal("users", "email", &user_id, subject)?),
             ),
         };
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO users (id, email, email_index, email_sealed, created_at) \
-             VALUES ($1, $1, $2, $3, $4)",
+             VALUES ($1, $1, $2, $3, $4) ON CONFLICT (email_index) DO NOTHING",
         )
         .bind(&user_id)
         .bind(email_index)
         .bind(email_sealed)
         .bind(now)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // A concurrent first login of the same address (another instance, on PostgreSQL)
+            // created the user first: this login joins it.
+            return match self.find_in(conn, kind, subject, now).await? {
+                Some(user_id) => Ok((user_id, false)),
+                None => Err(UserError::NotFound),
+            };
+        }
         self.insert_in(conn, &user_id, kind, subject, now).await?;
         Ok((user_id, true))
     }
