@@ -144,6 +144,19 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404]
 [[operations]]
 include-path = "/v1/wallets/{{id}}"
 parameters = {{ id = "{wallet_id}" }}
+
+# Codes, tickets and secrets: a well-formed one that is not the right one is refused (400 for
+# an email code, 401 for the others), and only the server knows which is right; a method the
+# account does not have is 404.
+[[operations]]
+include-path-regex = "^/v1/(auth/(second-factor|step-up|password/login|pin/login)|account/(email/verify|totp/confirm))$"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 404, 409, 429]
+
+# A new password or PIN has rules the schema cannot say: not a common password, 15 characters
+# without a second factor, no repeated digit or run.
+[[operations]]
+include-name-regex = "^PUT /v1/account/(password|pin)$"
+checks.positive_data_acceptance.expected-statuses = [204, 400, 403]
 "#
     )
 }

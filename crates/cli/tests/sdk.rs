@@ -488,3 +488,70 @@ async fn issued_server_nonces_are_single_use_and_bound_to_their_socket() {
     d.control(status(Some(hex::encode([9u8; 32])))).await;
     assert_eq!(d.failure_code().await.as_deref(), Some("protocol_error"));
 }
+
+/// The SDK's account calls: set a password, sign in with it, meet a second factor through
+/// `ClientError::second_factor`, and a step-up through `ClientError::step_up_methods`.
+#[tokio::test(flavor = "multi_thread")]
+async fn account_calls_second_factor_and_step_up() {
+    let Some(pyotp) = common::pyotp::PyOtp::find() else {
+        return;
+    };
+    let server = Server::start(&Backend::Sqlite);
+    let mut now = common::server::T0;
+    server.set_time(now);
+    let email = unique_email("sdkacct");
+    let token = Http::new(&server).login(&server, &email).await;
+    let api = ApiClient::new(&server.url).unwrap().with_token(token);
+    let password = "sdk passphrase that is long enough";
+    api.set_password(password).await.unwrap();
+    let enrol = api.totp_begin().await.unwrap();
+    let codes = api
+        .totp_confirm(&pyotp.code_at(&enrol.otpauth_uri, now))
+        .await
+        .unwrap();
+    assert_eq!(codes.recovery_codes.len(), 10);
+
+    let anonymous = ApiClient::new(&server.url).unwrap();
+    let err = anonymous
+        .password_login(&email, password)
+        .await
+        .unwrap_err();
+    let second = err.second_factor().expect("a second factor is asked for");
+    assert_eq!(second.methods, ["totp", "recovery_code"]);
+    assert!(
+        !format!("{second:?}").contains(&second.ticket),
+        "the ticket leaks in Debug"
+    );
+    now += 30_000;
+    server.set_time(now);
+    let login = anonymous
+        .second_factor(
+            &second.ticket,
+            tandem_proto::account::Proof::Totp {
+                code: pyotp.code_at(&enrol.otpauth_uri, now),
+            },
+        )
+        .await
+        .unwrap();
+    let api = ApiClient::new(&server.url).unwrap().with_token(login.token);
+    let account = api.account().await.unwrap();
+    let proven: Vec<&str> = account
+        .session_methods
+        .iter()
+        .map(|m| m.method.as_str())
+        .collect();
+    assert_eq!(proven, ["password", "totp"]);
+
+    now += 6 * 60_000;
+    server.set_time(now);
+    let err = api.set_pin("2580").await.unwrap_err();
+    let methods = err.step_up_methods().expect("step-up asked for");
+    assert!(methods.iter().any(|m| m == "password"), "{methods:?}");
+    api.step_up(tandem_proto::account::Proof::Password {
+        password: password.into(),
+    })
+    .await
+    .unwrap();
+    api.set_pin("2580").await.unwrap();
+    assert!(api.account().await.unwrap().pin);
+}

@@ -61,9 +61,11 @@ impl From<AccountError> for HttpError {
             }
             AccountError::Credential(c) => match c {
                 CredentialError::Weak(_) => ErrorCode::InvalidField,
-                CredentialError::Invalid | CredentialError::Replayed | CredentialError::NotSet => {
+                CredentialError::Invalid | CredentialError::Replayed => {
                     ErrorCode::InvalidCredentials
                 }
+                // The caller's own account (removal, enrolment, step-up): nothing to hide.
+                CredentialError::NotSet => ErrorCode::NotFound,
                 CredentialError::Locked => ErrorCode::CredentialLocked,
                 CredentialError::RateLimited { retry_after_ms } => {
                     let mut api = ApiError::new(ErrorCode::RateLimited, e.to_string());
@@ -191,6 +193,8 @@ pub async fn pin_login(
     request_body = SecondFactorRequest,
     responses((status = 200, body = LoginResponse),
         (status = 401, body = ApiError, description = "`invalid_credentials`: wrong code, or a ticket that is unknown, used, expired or out of tries"),
+        (status = 403, body = ApiError, description = "`credential_locked`: 100 wrong TOTP codes in a row; use a recovery code"),
+        (status = 404, body = ApiError, description = "the account no longer has TOTP"),
         (status = 400, body = ApiError), (status = 413, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn second_factor(
     State(state): State<AppState>,
@@ -220,7 +224,8 @@ pub async fn second_factor(
     request_body = StepUpRequest,
     responses((status = 200, body = StepUpResponse),
         (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 400, body = ApiError), (status = 429, body = ApiError)))]
+        (status = 404, body = ApiError, description = "the account has no such method"),
+        (status = 400, body = ApiError), (status = 413, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn step_up(
     State(state): State<AppState>,
     principal: Principal,
@@ -258,7 +263,8 @@ pub async fn account(
 #[utoipa::path(put, path = "/v1/account/password", tag = "account", security(("bearer" = [])),
     request_body = SetPasswordRequest,
     responses((status = 204), (status = 400, body = ApiError, description = "`invalid_field`: too short, too long, or a common password"),
-        (status = 401, body = ApiError), (status = 403, body = ApiError, description = "`step_up_required`")))]
+        (status = 401, body = ApiError), (status = 403, body = ApiError, description = "`step_up_required`"),
+        (status = 413, body = ApiError)))]
 pub async fn set_password(
     State(state): State<AppState>,
     principal: Principal,
@@ -277,7 +283,8 @@ pub async fn set_password(
 
 /// Removes the password (step-up).
 #[utoipa::path(delete, path = "/v1/account/password", tag = "account", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError, description = "no password is set")))]
 pub async fn remove_password(
     State(state): State<AppState>,
     principal: Principal,
@@ -292,7 +299,8 @@ pub async fn remove_password(
 /// Sets or replaces the PIN (step-up).
 #[utoipa::path(put, path = "/v1/account/pin", tag = "account", security(("bearer" = [])),
     request_body = SetPinRequest,
-    responses((status = 204), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+    responses((status = 204), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 413, body = ApiError)))]
 pub async fn set_pin(
     State(state): State<AppState>,
     principal: Principal,
@@ -307,7 +315,8 @@ pub async fn set_pin(
 
 /// Removes the PIN (step-up).
 #[utoipa::path(delete, path = "/v1/account/pin", tag = "account", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError, description = "no PIN is set")))]
 pub async fn remove_pin(
     State(state): State<AppState>,
     principal: Principal,
@@ -335,7 +344,8 @@ pub async fn totp_begin(
 
 /// Removes TOTP and its recovery codes (step-up).
 #[utoipa::path(delete, path = "/v1/account/totp", tag = "account", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError, description = "no authenticator app is set up")))]
 pub async fn remove_totp(
     State(state): State<AppState>,
     principal: Principal,
@@ -351,8 +361,10 @@ pub async fn remove_totp(
 #[utoipa::path(post, path = "/v1/account/totp/confirm", tag = "account", security(("bearer" = [])),
     request_body = TotpConfirmRequest,
     responses((status = 200, body = RecoveryCodes),
-        (status = 401, body = ApiError, description = "`invalid_credentials`: wrong code, or no enrolment started"),
-        (status = 403, body = ApiError), (status = 429, body = ApiError)))]
+        (status = 401, body = ApiError, description = "`invalid_credentials`: wrong code"),
+        (status = 404, body = ApiError, description = "no enrolment was started"),
+        (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 413, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn totp_confirm(
     State(state): State<AppState>,
     principal: Principal,
@@ -368,7 +380,8 @@ pub async fn totp_confirm(
 #[utoipa::path(post, path = "/v1/account/email/start", tag = "account", security(("bearer" = [])),
     request_body = EmailStartRequest,
     responses((status = 200, body = EmailStartResponse), (status = 400, body = ApiError),
-        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 429, body = ApiError)))]
+        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 413, body = ApiError),
+        (status = 429, body = ApiError), (status = 502, body = ApiError, description = "the code could not be sent (`delivery_failed`)")))]
 pub async fn link_email_start(
     State(state): State<AppState>,
     principal: Principal,
@@ -388,7 +401,8 @@ pub async fn link_email_start(
 #[utoipa::path(post, path = "/v1/account/email/verify", tag = "account", security(("bearer" = [])),
     request_body = LinkEmailVerifyRequest,
     responses((status = 200, body = IdentityInfo), (status = 400, body = ApiError),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 413, body = ApiError),
+        (status = 429, body = ApiError),
         (status = 409, body = ApiError, description = "`identity_in_use`: the address belongs to another account")))]
 pub async fn link_email_verify(
     State(state): State<AppState>,

@@ -34,10 +34,12 @@ pub(crate) async fn refresh<S: ChainScheme>(
     let share = load_share::<S>(svc, wallet, current, epoch, access)?;
     // Before `accepted`: from here no earlier refresh can commit, so the device drops its
     // leftover staged share on seeing `accepted`.
-    let fence = if crate::failpoints::lie("server.lie.accepted_unfenced") {
-        svc.wallets().unfenced(wallet).await?
-    } else {
-        svc.wallets().begin_refresh(wallet, access).await?
+    let fence = match () {
+        #[cfg(feature = "failpoints")]
+        () if crate::failpoints::lie("server.lie.accepted_unfenced") => {
+            svc.wallets().unfenced(wallet).await?
+        }
+        () => svc.wallets().begin_refresh(wallet, access).await?,
     };
     let protocol = S::protocol(mode.operation());
     let ctx = accept(channel, protocol, &wallet.id, epoch, nonces).await?;

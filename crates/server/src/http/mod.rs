@@ -82,11 +82,13 @@ impl utoipa::Modify for StrictBodies {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut("SignPayload") {
-            for item in &mut one_of.items {
-                if let RefOr::T(Schema::Object(variant)) = item {
-                    variant.additional_properties =
-                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+        for tagged in ["SignPayload", "Proof"] {
+            if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(tagged) {
+                for item in &mut one_of.items {
+                    if let RefOr::T(Schema::Object(variant)) = item {
+                        variant.additional_properties =
+                            Some(Box::new(AdditionalProperties::FreeForm(false)));
+                    }
                 }
             }
         }

@@ -283,7 +283,8 @@ impl Wallets {
 
     /// The lie `server.lie.accepted_unfenced` (tests only): a fence for the wallet's current
     /// version without bumping it or dropping earlier staged rows, so `accepted` is sent while
-    /// an earlier refresh could still commit.
+    /// an earlier refresh could still commit. Compiled only with the `failpoints` feature.
+    #[cfg(feature = "failpoints")]
     pub async fn unfenced(&self, wallet: &WalletRecord) -> Result<RefreshFence, WalletError> {
         let version: i64 = sqlx::query("SELECT version FROM wallets WHERE id = $1")
             .bind(&wallet.id)
