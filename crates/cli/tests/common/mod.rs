@@ -32,6 +32,26 @@ where
     }
 }
 
+/// The first Python interpreter that can import `module`: the peers' venv named by
+/// `TANDEM_PEER_PYTHON` (what `.ci/run` installs), the default venv path, then `python3`.
+pub fn peer_python(module: &str) -> Option<String> {
+    let candidates = [
+        std::env::var("TANDEM_PEER_PYTHON").ok(),
+        std::env::var("HOME")
+            .ok()
+            .map(|h| format!("{h}/.cache/tandem-peers/venv/bin/python")),
+        Some("python3".to_owned()),
+    ];
+    candidates.into_iter().flatten().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", &format!("import {module}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,24 +1,10 @@
 //! An independent TOTP generator: Python's `pyotp`, which `.ci/run` installs in the peers'
 //! venv (`TANDEM_PEER_PYTHON`). Codes are made for the server's injected time.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn python() -> Option<String> {
-    let candidates = [
-        std::env::var("TANDEM_PEER_PYTHON").ok(),
-        std::env::var("HOME")
-            .ok()
-            .map(|h| format!("{h}/.cache/tandem-peers/venv/bin/python")),
-        Some("python3".to_owned()),
-    ];
-    candidates.into_iter().flatten().find(|py| {
-        Command::new(py)
-            .args(["-c", "import pyotp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+    super::peer_python("pyotp")
 }
 
 /// pyotp, or `None` after printing why (a panic under `TANDEM_REQUIRE_PEERS=1`).

@@ -18,21 +18,7 @@ impl Drop for SmtpPeer {
 }
 
 fn python() -> Option<String> {
-    let candidates = [
-        std::env::var("TANDEM_PEER_PYTHON").ok(),
-        std::env::var("HOME")
-            .ok()
-            .map(|h| format!("{h}/.cache/tandem-peers/venv/bin/python")),
-        Some("python3".to_owned()),
-    ];
-    candidates.into_iter().flatten().find(|py| {
-        Command::new(py)
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+    super::peer_python("aiosmtpd")
 }
 
 impl SmtpPeer {

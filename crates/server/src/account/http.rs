@@ -141,21 +141,15 @@ pub async fn password_login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<PasswordLoginRequest>,
 ) -> Result<Json<LoginResponse>, HttpError> {
-    let key = client.throttle_key();
-    let agent = user_agent(&headers);
-    let login = state
-        .accounts
-        .login_secret(
-            CredentialKind::Password,
-            &req.email,
-            Zeroizing::new(req.password),
-            Client {
-                key: &key,
-                user_agent: agent.as_deref(),
-            },
-        )
-        .await?;
-    Ok(login_response(login))
+    login_secret(
+        &state,
+        &client,
+        &headers,
+        CredentialKind::Password,
+        &req.email,
+        req.password,
+    )
+    .await
 }
 
 /// Signs in with an address and the account's PIN. A second factor may follow.
@@ -171,14 +165,33 @@ pub async fn pin_login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<PinLoginRequest>,
 ) -> Result<Json<LoginResponse>, HttpError> {
+    login_secret(
+        &state,
+        &client,
+        &headers,
+        CredentialKind::Pin,
+        &req.email,
+        req.pin,
+    )
+    .await
+}
+
+async fn login_secret(
+    state: &AppState,
+    client: &ClientAddr,
+    headers: &HeaderMap,
+    kind: CredentialKind,
+    email: &str,
+    secret: String,
+) -> Result<Json<LoginResponse>, HttpError> {
     let key = client.throttle_key();
-    let agent = user_agent(&headers);
+    let agent = user_agent(headers);
     let login = state
         .accounts
         .login_secret(
-            CredentialKind::Pin,
-            &req.email,
-            Zeroizing::new(req.pin),
+            kind,
+            email,
+            Zeroizing::new(secret),
             Client {
                 key: &key,
                 user_agent: agent.as_deref(),

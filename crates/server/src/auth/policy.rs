@@ -112,17 +112,7 @@ impl GuessPolicy {
 
     /// Records this policy as the one for `kind`.
     pub async fn publish(&self, store: &Store, kind: &str, now: i64) -> Result<(), AuthError> {
-        let json = serde_json::to_string(self).map_err(|_| AuthError::Policy)?;
-        sqlx::query(
-            "INSERT INTO auth_policies (kind, policy, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
-        )
-        .bind(kind)
-        .bind(json)
-        .bind(now)
-        .execute(store.pool())
-        .await?;
-        Ok(())
+        publish(store, kind, self, now).await
     }
 }
 
@@ -167,17 +157,7 @@ impl LockoutPolicy {
     /// Records this policy as the one for `kind` (the configuration of the instance that
     /// started last wins, as for any shared setting).
     pub async fn publish(&self, store: &Store, kind: &str, now: i64) -> Result<(), AuthError> {
-        let json = serde_json::to_string(self).map_err(|_| AuthError::Policy)?;
-        sqlx::query(
-            "INSERT INTO auth_policies (kind, policy, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
-        )
-        .bind(kind)
-        .bind(json)
-        .bind(now)
-        .execute(store.pool())
-        .await?;
-        Ok(())
+        publish(store, kind, self, now).await
     }
 
     /// The policy stored for `kind`, if any.
@@ -192,4 +172,25 @@ impl LockoutPolicy {
             .map(Some)
             .map_err(|_| AuthError::Policy)
     }
+}
+
+/// Stores a policy as JSON under its credential kind (the configuration of the instance that
+/// started last wins, as for any shared setting).
+async fn publish<P: Serialize>(
+    store: &Store,
+    kind: &str,
+    policy: &P,
+    now: i64,
+) -> Result<(), AuthError> {
+    let json = serde_json::to_string(policy).map_err(|_| AuthError::Policy)?;
+    sqlx::query(
+        "INSERT INTO auth_policies (kind, policy, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+    )
+    .bind(kind)
+    .bind(json)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
 }
