@@ -1397,8 +1397,7 @@ fn sms_code(server: &Server, phone: &str) -> String {
         .expect("the SMS outbox");
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["to"].as_str() == Some(phone))
-        .last()
+        .rfind(|v| v["to"].as_str() == Some(phone))
         .and_then(|v| v["code"].as_str().map(str::to_owned))
         .expect("a code for the number")
 }
@@ -1675,4 +1674,84 @@ async fn sms_flows(backend: Backend) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sms_login_linking_step_up_and_throttles() {
     each_backend(sms_flows).await;
+}
+
+/// The SMPP sender against a real SMSC (the npm `smpp` package on loopback): the code
+/// arrives in a `submit_sm` to the number in international form, and logs in; a wrong
+/// gateway password is `502 delivery_failed` and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn sms_login_through_a_real_smpp_gateway() {
+    let Some(smsc) = common::smpp_peer::SmppPeer::start("tandem", "s3cret") else {
+        return;
+    };
+    let port = smsc.port.to_string();
+    let smpp_env = |password: &'static str| {
+        env(&[
+            ("TANDEM_SMS__ENABLED", "true"),
+            ("TANDEM_SMS__MODE", "smpp"),
+            ("TANDEM_SMS__SMPP__HOST", "127.0.0.1"),
+            ("TANDEM_SMS__SMPP__PORT", &port),
+            ("TANDEM_SMS__SMPP__SYSTEM_ID", "tandem"),
+            ("TANDEM_SMS__SMPP__PASSWORD", password),
+            ("TANDEM_SMS__SMPP__SOURCE_ADDR", "Tandem"),
+        ])
+    };
+    let server = Server::start_with(&Backend::Sqlite, smpp_env("s3cret"));
+    server.set_time(T0);
+    let http = Http::new(&server);
+    let phone = unique_phone();
+    let started = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+        .await;
+    assert_eq!(started.status, 200, "{}\n{}", started.body, server.log());
+    let submits: Vec<_> = smsc
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "submit_sm")
+        .collect();
+    assert_eq!(submits.len(), 1, "{submits:?}");
+    let sm = &submits[0];
+    assert_eq!(sm["destination_addr"], &phone[1..]);
+    assert_eq!(sm["dest_addr_ton"], 1, "international");
+    assert_eq!(sm["dest_addr_npi"], 1, "ISDN (E.164)");
+    assert_eq!(sm["source_addr"], "Tandem");
+    let text = sm["short_message"].as_str().unwrap();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+        .to_owned();
+    let login = http
+        .post(
+            "/v1/auth/sms/verify",
+            None,
+            json!({ "attempt_id": started.body["attempt_id"], "code": code }),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(
+        !server.log().contains("s3cret"),
+        "the log holds the password"
+    );
+    drop(server);
+
+    let server = Server::start_with(&Backend::Sqlite, smpp_env("wrong"));
+    server.set_time(T0);
+    let http = Http::new(&server);
+    let r = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+        .await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(r.body["code"], "delivery_failed");
+    assert!(
+        smsc.events().iter().any(|e| e["event"] == "bind_refused"),
+        "the SMSC saw the bind"
+    );
+    // Nothing was counted: the pair budget (5 per 10 minutes) is still whole.
+    for _ in 0..5 {
+        let r = http
+            .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+            .await;
+        assert_eq!(r.status, 502, "{}", r.body);
+    }
 }
