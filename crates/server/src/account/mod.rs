@@ -437,7 +437,11 @@ impl Accounts {
                 method::EMAIL_OTP
             }
             Proof::SmsOtp { attempt_id, code } => {
-                let phone = self.sms()?.verify_number(attempt_id, code).await?;
+                // With SMS off no code can exist: the proof is simply not valid.
+                let sms = self.sms.as_ref().ok_or(AccountError::Credential(
+                    crate::credentials::CredentialError::Invalid,
+                ))?;
+                let phone = sms.verify_number(attempt_id, code).await?;
                 // The code must have gone to one of this account's numbers.
                 if self
                     .users
