@@ -1380,3 +1380,378 @@ async fn account_cli(backend: Backend) {
 async fn account_methods_through_the_cli() {
     each_backend(account_cli).await;
 }
+
+// SMS one-time codes (issue 12): login, linking, step-up and throttles, through the
+// development SMS outbox.
+
+/// A UK mobile number no other run uses (07400 is a mobile range libphonenumber knows).
+fn unique_phone() -> String {
+    let mut b = [0u8; 4];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut b).unwrap();
+    format!("+447400{:06}", u32::from_le_bytes(b) % 1_000_000)
+}
+
+/// The newest code the development SMS outbox holds for `phone`.
+fn sms_code(server: &Server, phone: &str) -> String {
+    let text = std::fs::read_to_string(server.data_dir.join("dev-sms-outbox.jsonl"))
+        .expect("the SMS outbox");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["to"].as_str() == Some(phone))
+        .and_then(|v| v["code"].as_str().map(str::to_owned))
+        .expect("a code for the number")
+}
+
+/// `POST /v1/auth/sms/start` as `client` (behind the trusted loopback proxy).
+async fn sms_start_as(server: &Server, phone: &str, client: &str) -> common::http::Reply {
+    let resp = server
+        .http()
+        .post(format!("{}/v1/auth/sms/start", server.url))
+        .header("x-forwarded-for", client)
+        .json(&json!({ "phone": phone }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    common::http::Reply { status, body }
+}
+
+async fn sms_login(server: &Server, http: &Http, phone: &str) -> common::http::Reply {
+    let started = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let code = sms_code(server, phone);
+    http.post(
+        "/v1/auth/sms/verify",
+        None,
+        json!({ "attempt_id": started.body["attempt_id"], "code": code }),
+    )
+    .await
+}
+
+async fn sms_flows(backend: Backend) {
+    let server = Server::start_with(
+        &backend,
+        env(&[
+            ("TANDEM_SMS__ENABLED", "true"),
+            ("TANDEM_TRUSTED_PROXIES", "127.0.0.1"),
+        ]),
+    );
+    server.set_time(T0);
+    let http = Http::new(&server);
+
+    // Validation: national form and garbage are `invalid_phone` on `phone`.
+    for bad in ["07400 123456", "12345", "+44 909 879 0000"] {
+        let r = http
+            .post("/v1/auth/sms/start", None, json!({ "phone": bad }))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.body["code"], "invalid_phone");
+        assert_eq!(r.body["field"], "phone");
+    }
+
+    // First login by SMS creates the account; the number is its identity, in E.164.
+    let alice_phone = unique_phone();
+    let spaced = format!(
+        "{} {} {}",
+        &alice_phone[..3],
+        &alice_phone[3..7],
+        &alice_phone[7..]
+    );
+    let started = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": spaced }))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.body["expires_at"], T0 + 5 * MIN);
+    let attempt = started.body["attempt_id"].as_str().unwrap().to_owned();
+    let code = sms_code(&server, &alice_phone);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let r = http
+        .post(
+            "/v1/auth/sms/verify",
+            None,
+            json!({ "attempt_id": attempt, "code": wrong }),
+        )
+        .await;
+    assert_eq!(r.body["code"], "code_invalid", "{}", r.body);
+    let login = http
+        .post(
+            "/v1/auth/sms/verify",
+            None,
+            json!({ "attempt_id": attempt, "code": code }),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let alice = login.body["token"].as_str().unwrap().to_owned();
+    let alice_id = login.body["user"]["id"].as_str().unwrap().to_owned();
+    let again = http
+        .post(
+            "/v1/auth/sms/verify",
+            None,
+            json!({ "attempt_id": attempt, "code": code }),
+        )
+        .await;
+    assert_eq!(again.status, 400, "a code works once");
+    let me = http.get("/v1/account", Some(&alice)).await;
+    assert_eq!(me.body["identities"][0]["kind"], "phone");
+    assert_eq!(me.body["identities"][0]["subject"], alice_phone.as_str());
+    assert_eq!(me.body["session_methods"][0]["method"], "sms_otp");
+    // A second login by the same number finds the same account.
+    let second = sms_login(&server, &http, &alice_phone).await;
+    assert_eq!(second.body["user"]["id"], alice_id.as_str());
+
+    // The answer to `start` is the same for a number without an account.
+    let unknown = http
+        .post(
+            "/v1/auth/sms/start",
+            None,
+            json!({ "phone": unique_phone() }),
+        )
+        .await;
+    let known = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": alice_phone }))
+        .await;
+    assert_eq!(unknown.status, known.status);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&unknown.body), keys(&known.body));
+    assert_eq!(unknown.body["expires_at"], known.body["expires_at"]);
+
+    // An expired code: 5 minutes is the SMS default.
+    server.set_time(T0 + 5 * MIN);
+    let r = http
+        .post(
+            "/v1/auth/sms/verify",
+            None,
+            json!({ "attempt_id": known.body["attempt_id"], "code": sms_code(&server, &alice_phone) }),
+        )
+        .await;
+    assert_eq!(r.body["code"], "code_expired", "{}", r.body);
+
+    // An email account links a number (with a recent sign-in), then signs in by it.
+    server.set_time(T0 + 10 * MIN);
+    let bob_email = unique_email("sms-link");
+    let bob = http.login(&server, &bob_email).await;
+    let bob_phone = unique_phone();
+    let started = http
+        .post(
+            "/v1/account/phone/start",
+            Some(&bob),
+            json!({ "phone": bob_phone }),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let linked = http
+        .post(
+            "/v1/account/phone/verify",
+            Some(&bob),
+            json!({ "attempt_id": started.body["attempt_id"], "code": sms_code(&server, &bob_phone) }),
+        )
+        .await;
+    assert_eq!(linked.status, 200, "{}", linked.body);
+    assert_eq!(linked.body["kind"], "phone");
+    assert_eq!(linked.body["subject"], bob_phone.as_str());
+    let phone_identity = linked.body["id"].as_str().unwrap().to_owned();
+    let bob_id = http.get("/v1/account", Some(&bob)).await.body["user_id"].clone();
+    let by_sms = sms_login(&server, &http, &bob_phone).await;
+    assert_eq!(by_sms.status, 200, "{}", by_sms.body);
+    assert_eq!(by_sms.body["user"]["id"], bob_id);
+    assert_eq!(by_sms.body["user"]["email"], bob_email.as_str());
+
+    // Alice's number cannot be linked to Bob's account.
+    let started = http
+        .post(
+            "/v1/account/phone/start",
+            Some(&bob),
+            json!({ "phone": alice_phone }),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let refused = http
+        .post(
+            "/v1/account/phone/verify",
+            Some(&bob),
+            json!({ "attempt_id": started.body["attempt_id"], "code": sms_code(&server, &alice_phone) }),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.body["code"], "identity_in_use");
+    let me = http.get("/v1/account", Some(&alice)).await;
+    assert_eq!(
+        me.body["user_id"],
+        alice_id.as_str(),
+        "Alice keeps her number"
+    );
+
+    // Six minutes on, unlinking needs a step-up; an SMS code to Bob's number gives it.
+    server.set_time(T0 + 16 * MIN);
+    let path = format!("/v1/account/identities/{phone_identity}");
+    let r = http
+        .send(reqwest::Method::DELETE, &path, Some(&bob), None)
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body["methods"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("sms_otp")),
+        "{}",
+        r.body
+    );
+    // A code sent to someone else's number is no proof for Bob.
+    let other = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": alice_phone }))
+        .await;
+    let r = http
+        .post(
+            "/v1/auth/step-up",
+            Some(&bob),
+            json!({ "method": "sms_otp", "attempt_id": other.body["attempt_id"], "code": sms_code(&server, &alice_phone) }),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let started = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": bob_phone }))
+        .await;
+    let r = http
+        .post(
+            "/v1/auth/step-up",
+            Some(&bob),
+            json!({ "method": "sms_otp", "attempt_id": started.body["attempt_id"], "code": sms_code(&server, &bob_phone) }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http
+        .send(reqwest::Method::DELETE, &path, Some(&bob), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = sms_login(&server, &http, &bob_phone).await;
+    assert_ne!(
+        r.body["user"]["id"], bob_id,
+        "the number left Bob's account"
+    );
+
+    // Throttles (bar A5). The 6th code to one number within 10 minutes from one client is
+    // refused; another client can still have one sent (no lock-out).
+    server.set_time(T0 + 30 * MIN);
+    let pumped = unique_phone();
+    for i in 0..5 {
+        let r = sms_start_as(&server, &pumped, "203.0.113.1").await;
+        assert_eq!(r.status, 200, "send {i}: {}", r.body);
+    }
+    let r = sms_start_as(&server, &pumped, "203.0.113.1").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["code"], "rate_limited");
+    assert_eq!(
+        sms_start_as(&server, &pumped, "203.0.113.2").await.status,
+        200
+    );
+    // Many numbers from one client: throttled after 20 in an hour.
+    let mut refused_at = None;
+    for i in 0..25 {
+        let r = sms_start_as(&server, &unique_phone(), "198.51.100.7").await;
+        if r.status == 429 {
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(refused_at, Some(20));
+    // ... and that client's budget is its own.
+    assert_eq!(
+        sms_start_as(&server, &unique_phone(), "198.51.100.8")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sms_login_linking_step_up_and_throttles() {
+    each_backend(sms_flows).await;
+}
+
+/// The SMPP sender against a real SMSC (the npm `smpp` package on loopback): the code
+/// arrives in a `submit_sm` to the number in international form, and logs in; a wrong
+/// gateway password is `502 delivery_failed` and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn sms_login_through_a_real_smpp_gateway() {
+    let Some(smsc) = common::smpp_peer::SmppPeer::start("tandem", "s3cret") else {
+        return;
+    };
+    let port = smsc.port.to_string();
+    let smpp_env = |password: &'static str| {
+        env(&[
+            ("TANDEM_SMS__ENABLED", "true"),
+            ("TANDEM_SMS__MODE", "smpp"),
+            ("TANDEM_SMS__SMPP__HOST", "127.0.0.1"),
+            ("TANDEM_SMS__SMPP__PORT", &port),
+            ("TANDEM_SMS__SMPP__SYSTEM_ID", "tandem"),
+            ("TANDEM_SMS__SMPP__PASSWORD", password),
+            ("TANDEM_SMS__SMPP__SOURCE_ADDR", "Tandem"),
+        ])
+    };
+    let server = Server::start_with(&Backend::Sqlite, smpp_env("s3cret"));
+    server.set_time(T0);
+    let http = Http::new(&server);
+    let phone = unique_phone();
+    let started = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+        .await;
+    assert_eq!(started.status, 200, "{}\n{}", started.body, server.log());
+    let submits: Vec<_> = smsc
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "submit_sm")
+        .collect();
+    assert_eq!(submits.len(), 1, "{submits:?}");
+    let sm = &submits[0];
+    assert_eq!(sm["destination_addr"], &phone[1..]);
+    assert_eq!(sm["dest_addr_ton"], 1, "international");
+    assert_eq!(sm["dest_addr_npi"], 1, "ISDN (E.164)");
+    assert_eq!(sm["source_addr"], "Tandem");
+    let text = sm["short_message"].as_str().unwrap();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+        .to_owned();
+    let login = http
+        .post(
+            "/v1/auth/sms/verify",
+            None,
+            json!({ "attempt_id": started.body["attempt_id"], "code": code }),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(
+        !server.log().contains("s3cret"),
+        "the log holds the password"
+    );
+    drop(server);
+
+    let server = Server::start_with(&Backend::Sqlite, smpp_env("wrong"));
+    server.set_time(T0);
+    let http = Http::new(&server);
+    let r = http
+        .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+        .await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(r.body["code"], "delivery_failed");
+    assert!(
+        smsc.events().iter().any(|e| e["event"] == "bind_refused"),
+        "the SMSC saw the bind"
+    );
+    // Nothing was counted: the pair budget (5 per 10 minutes) is still whole.
+    for _ in 0..5 {
+        let r = http
+            .post("/v1/auth/sms/start", None, json!({ "phone": phone }))
+            .await;
+        assert_eq!(r.status, 502, "{}", r.body);
+    }
+}

@@ -54,6 +54,12 @@ fn schemathesis_finds_no_server_error_and_no_lie_in_the_openapi_document() {
             ("TANDEM_OTP__PER_ADDRESS_PER_HOUR", "100000"),
             ("TANDEM_OTP__PER_ADDRESS_PER_DAY", "100000"),
             ("TANDEM_OTP__WRONG_CODES_PER_ADDRESS_PER_HOUR", "100000"),
+            // SMS on (development outbox), so its routes are fuzzed past the 404.
+            ("TANDEM_SMS__ENABLED", "true"),
+            ("TANDEM_SMS__PER_NUMBER_PER_10_MINUTES", "100"),
+            ("TANDEM_SMS__PER_CLIENT_PER_HOUR", "10000"),
+            ("TANDEM_SMS__PER_NUMBER_PER_DAY", "1000"),
+            ("TANDEM_SMS__WRONG_CODES_PER_NUMBER_PER_HOUR", "1000"),
         ]
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -133,6 +139,29 @@ fn config_toml(wallet_id: &str) -> String {
 [[operations]]
 include-path = "/v1/auth/email/verify"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
+
+# The same for SMS codes and for a code given as a step-up proof; and whether a string of
+# digits is a phone number that can take an SMS is libphonenumber's metadata, not a pattern:
+# `invalid_phone` (400).
+[[operations]]
+include-path = "/v1/auth/sms/verify"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
+
+[[operations]]
+include-path = "/v1/auth/sms/start"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
+
+[[operations]]
+include-path = "/v1/account/phone/start"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 429]
+
+[[operations]]
+include-path = "/v1/account/phone/verify"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 409, 429]
+
+[[operations]]
+include-path = "/v1/auth/step-up"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 429]
 
 # What a payload means (RLP, a transaction's fields, EIP-712 rules, chain) is checked by the
 # parsers and refused with a 400 naming the field: the schema gives only the syntax.

@@ -70,6 +70,13 @@ pub enum Proof {
         #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{6}$"))]
         code: String,
     },
+    /// A code sent by `POST /v1/auth/sms/start` to one of the account's phone numbers.
+    SmsOtp {
+        #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+        attempt_id: String,
+        #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{6}$"))]
+        code: String,
+    },
 }
 
 impl Proof {
@@ -81,6 +88,7 @@ impl Proof {
             Proof::Password { .. } => "password",
             Proof::Pin { .. } => "pin",
             Proof::EmailOtp { .. } => "email_otp",
+            Proof::SmsOtp { .. } => "sms_otp",
         }
     }
 }

@@ -12,6 +12,17 @@ pub struct EmailStartRequest {
     pub email: String,
 }
 
+/// `POST /v1/auth/sms/start` and `POST /v1/account/phone/start`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SmsStartRequest {
+    /// A phone number in international form (`+44 7400 123456`); refused with
+    /// `invalid_phone` unless it is a valid number. Answers carry it in E.164 (`+447400123456`).
+    #[schema(min_length = 2, max_length = 64)]
+    pub phone: String,
+}
+
 /// The same answer whether or not the address has an account.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     /// A field has an invalid value; `field` names it.
     InvalidField,
     InvalidEmail,
+    /// Not a phone number that can receive SMS (`field` is `phone`).
+    InvalidPhone,
     InvalidHex,
     InvalidBase64,
     InvalidRlp,
@@ -90,6 +92,7 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidField,
         ErrorCode::InvalidEmail,
+        ErrorCode::InvalidPhone,
         ErrorCode::InvalidHex,
         ErrorCode::InvalidBase64,
         ErrorCode::InvalidRlp,
@@ -156,6 +159,7 @@ impl ErrorCode {
             InvalidRequest
             | InvalidField
             | InvalidEmail
+            | InvalidPhone
             | InvalidHex
             | InvalidBase64
             | InvalidRlp
@@ -196,6 +200,7 @@ impl ErrorCode {
             InvalidRequest => "invalid_request",
             InvalidField => "invalid_field",
             InvalidEmail => "invalid_email",
+            InvalidPhone => "invalid_phone",
             InvalidHex => "invalid_hex",
             InvalidBase64 => "invalid_base64",
             InvalidRlp => "invalid_rlp",

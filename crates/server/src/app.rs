@@ -128,8 +128,19 @@ impl AppState {
             per_user: config.limits.max_sockets_per_user as usize,
         })
         .with_pii(pii.clone());
-        let accounts =
+        let mut accounts =
             build_accounts(config, &store, &clock, &pii, &otp, &sessions, mailer).await?;
+        if config.sms.enabled {
+            let sms = crate::sms::PhoneOtp::new(
+                store.clone(),
+                clock.clone(),
+                crate::sms::sender_from_config(config, clock.clone()),
+                &config.sms,
+                pii.clone(),
+            );
+            sms.publish_policy().await?;
+            accounts = accounts.with_sms(sms);
+        }
         let wallets = vault.wallets;
         let ceremonies = Ceremonies::new(
             wallets.clone(),
@@ -413,6 +424,11 @@ async fn housekeeping(state: AppState) {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned login attempts"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning login attempts failed"),
+        }
+        match state.accounts.prune_sms().await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned SMS login attempts"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning SMS login attempts failed"),
         }
         match state.sessions.prune(SESSION_GRACE_MS).await {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned ended sessions"),

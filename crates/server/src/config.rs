@@ -132,6 +132,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Outgoing mail.
     pub mail: MailConfig,
+    /// SMS one-time codes (login and linked phone numbers).
+    pub sms: SmsConfig,
     /// Key-encryption-key provider for server shares.
     pub vault: VaultConfig,
     /// Request and ceremony limits.
@@ -182,6 +184,7 @@ impl Default for Config {
             otp: OtpConfig::default(),
             accounts: AccountsConfig::default(),
             mail: MailConfig::default(),
+            sms: SmsConfig::default(),
             vault: VaultConfig::default(),
             limits: LimitsConfig::default(),
             trusted_proxies: Vec::new(),
@@ -210,6 +213,7 @@ impl fmt::Debug for Config {
             .field("sessions", &self.sessions)
             .field("otp", &self.otp)
             .field("mail", &self.mail)
+            .field("sms", &self.sms)
             .field("vault", &self.vault)
             .field("limits", &self.limits)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -392,6 +396,105 @@ impl fmt::Debug for SmtpConfig {
             .field("tls", &self.tls)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Where SMS codes go.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsMode {
+    /// Development only: codes are appended to `<data_dir>/dev-sms-outbox.jsonl`.
+    #[default]
+    Outbox,
+    /// An SMPP 3.4/5.0 gateway (the operator's SMSC or an aggregator's).
+    Smpp,
+}
+
+/// `[sms]`: SMS one-time codes. Off unless `enabled`: SMS is a weaker factor than the others
+/// (SIM swap, SS7) and costs money per message, so an operator opts in.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    /// Serve SMS login and phone linking (otherwise those routes answer `404 not_found`).
+    pub enabled: bool,
+    /// `outbox` (development) or `smpp`.
+    pub mode: SmsMode,
+    /// How long a code is valid (at most 10).
+    pub ttl_minutes: u64,
+    /// Wrong tries after which a code is dead (at most 5).
+    pub max_attempts: u32,
+    /// Codes one client may request for one number per 10 minutes (keyed on both, so nobody
+    /// can use it up for someone else).
+    pub per_number_per_10_minutes: u32,
+    /// Codes one client may request per hour, whatever the numbers (SMS pumping).
+    pub per_client_per_hour: u32,
+    /// Codes sent to one number per day from all clients together.
+    pub per_number_per_day: u32,
+    /// Wrong codes accepted for one number per hour, across all its attempts and clients.
+    pub wrong_codes_per_number_per_hour: u32,
+    /// The gateway (used when `mode = "smpp"`).
+    pub smpp: SmppConfig,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mode: SmsMode::Outbox,
+            ttl_minutes: 5,
+            max_attempts: 5,
+            per_number_per_10_minutes: 5,
+            per_client_per_hour: 20,
+            per_number_per_day: 10,
+            wrong_codes_per_number_per_hour: 20,
+            smpp: SmppConfig::default(),
+        }
+    }
+}
+
+/// `[sms.smpp]`: an SMPP gateway, bound as a transmitter.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SmppConfig {
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    pub port: u16,
+    /// The account name (`system_id`) the gateway gave you.
+    #[serde(deserialize_with = "lenient::string")]
+    pub system_id: String,
+    /// Its password (best given as `TANDEM_SMS__SMPP__PASSWORD`; SMPP allows 8 characters).
+    #[serde(deserialize_with = "lenient::opt_secret", serialize_with = "redacted")]
+    pub password: Option<SecretString>,
+    /// The sender shown on the phone: a number or an alphanumeric name (at most 11).
+    #[serde(deserialize_with = "lenient::string")]
+    pub source_addr: String,
+    /// Connect, bind and submit must finish within this many seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmppConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 2775,
+            system_id: String::new(),
+            password: None,
+            source_addr: "Tandem".to_owned(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl fmt::Debug for SmppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmppConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("system_id", &self.system_id)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("source_addr", &self.source_addr)
+            .field("timeout_secs", &self.timeout_secs)
             .finish()
     }
 }
@@ -619,6 +722,55 @@ impl Config {
                 "mail.smtp.username",
                 "is required when mail.smtp.password is set",
             ));
+        }
+
+        let m = &self.sms;
+        check_range("sms.ttl_minutes", m.ttl_minutes, 1, 10)?;
+        check_range("sms.max_attempts", u64::from(m.max_attempts), 1, 5)?;
+        check_range(
+            "sms.per_number_per_10_minutes",
+            u64::from(m.per_number_per_10_minutes),
+            1,
+            100,
+        )?;
+        check_range(
+            "sms.per_client_per_hour",
+            u64::from(m.per_client_per_hour),
+            1,
+            10_000,
+        )?;
+        check_range(
+            "sms.per_number_per_day",
+            u64::from(m.per_number_per_day),
+            1,
+            1_000,
+        )?;
+        check_range(
+            "sms.wrong_codes_per_number_per_hour",
+            u64::from(m.wrong_codes_per_number_per_hour),
+            1,
+            1_000,
+        )?;
+        if m.mode == SmsMode::Smpp {
+            if m.smpp.host.trim().is_empty() || m.smpp.port == 0 {
+                return Err(ConfigError::invalid(
+                    "sms.smpp.host",
+                    "a host and a non-zero port are required when sms.mode = \"smpp\"",
+                ));
+            }
+            if m.smpp.system_id.is_empty() || m.smpp.system_id.len() > 15 {
+                return Err(ConfigError::invalid(
+                    "sms.smpp.system_id",
+                    "is required (at most 15 characters) when sms.mode = \"smpp\"",
+                ));
+            }
+            if m.smpp.source_addr.is_empty() || m.smpp.source_addr.len() > 20 {
+                return Err(ConfigError::invalid(
+                    "sms.smpp.source_addr",
+                    "must be 1 to 20 characters",
+                ));
+            }
+            check_range("sms.smpp.timeout_secs", m.smpp.timeout_secs, 1, 120)?;
         }
 
         self.vault.validate()?;

@@ -20,6 +20,7 @@ pub mod notify;
 pub mod principal;
 pub mod production;
 pub mod sessions;
+pub mod sms;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

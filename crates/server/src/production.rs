@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::{Config, MailMode, Mode, SmtpTls, VaultProviderKind};
+use crate::config::{Config, MailMode, Mode, SmsMode, SmtpTls, VaultProviderKind};
 use crate::tls::TlsSetup;
 
 /// The problems that keep `config` (with `tls` as chosen on the command line) from running in
@@ -44,6 +44,21 @@ pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
              plaintext; use \"starttls\" or \"tls\" (plaintext is allowed only to a relay on \
              loopback)",
             config.mail.smtp.host
+        ));
+    }
+    if config.sms.enabled && config.sms.mode == SmsMode::Outbox {
+        out.push(
+            "sms.mode is \"outbox\" with sms.enabled: the development outbox writes SMS codes \
+             to a file instead of sending them; set sms.mode = \"smpp\" and [sms.smpp] \
+             (TANDEM_SMS__MODE=smpp), or turn SMS login off (sms.enabled = false)"
+                .to_owned(),
+        );
+    } else if config.sms.enabled && !is_loopback(&config.sms.smpp.host) {
+        out.push(format!(
+            "sms.smpp.host is `{}`: SMPP has no encryption of its own, so the gateway password \
+             and every code would cross the network in plaintext; reach the gateway through a \
+             TLS tunnel or VPN endpoint on loopback (e.g. stunnel on 127.0.0.1)",
+            config.sms.smpp.host
         ));
     }
     match tls {
@@ -103,6 +118,12 @@ pub fn development_banner(config: &Config, tls: Option<&TlsSetup>) -> String {
             "- login codes are NOT emailed: the development outbox prints them in this log and \
              in {}",
             config.data_dir.join("dev-outbox.jsonl").display()
+        ));
+    }
+    if config.sms.enabled && config.sms.mode == SmsMode::Outbox {
+        lines.push(format!(
+            "- SMS codes are NOT sent: the development outbox writes them to {}",
+            config.data_dir.join("dev-sms-outbox.jsonl").display()
         ));
     }
     if config.vault.provider == VaultProviderKind::Local {

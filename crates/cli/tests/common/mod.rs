@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod pyotp;
 pub mod raw;
 pub mod server;
+pub mod smpp_peer;
 pub mod smtp_peer;
 pub mod softhsm;
 pub mod transport;

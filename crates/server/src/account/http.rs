@@ -98,7 +98,7 @@ impl From<AccountError> for HttpError {
     }
 }
 
-fn login_response(login: Login) -> Json<LoginResponse> {
+pub(crate) fn login_response(login: Login) -> Json<LoginResponse> {
     Json(LoginResponse {
         token: login.session.token.expose().to_owned(),
         session: session_info(&login.session.record, true),
@@ -119,7 +119,7 @@ fn wire_methods(methods: &[MethodUse]) -> Vec<WireMethodUse> {
         .collect()
 }
 
-fn identity_info(i: Identity) -> IdentityInfo {
+pub(crate) fn identity_info(i: Identity) -> IdentityInfo {
     IdentityInfo {
         id: i.id,
         kind: i.kind.as_str().to_owned(),

@@ -44,6 +44,7 @@ pub mod method {
     pub const PIN: &str = "pin";
     pub const TOTP: &str = "totp";
     pub const RECOVERY_CODE: &str = "recovery_code";
+    pub const SMS_OTP: &str = "sms_otp";
 }
 
 /// `[accounts]` as the service uses it.
@@ -90,6 +91,8 @@ pub struct Accounts {
     users: Users,
     credentials: Credentials,
     otp: EmailOtp,
+    /// SMS codes, when `sms.enabled`.
+    sms: Option<crate::sms::PhoneOtp>,
     sessions: Sessions,
     mailer: Arc<dyn Mailer>,
     settings: AccountSettings,
@@ -121,10 +124,70 @@ impl Accounts {
             users,
             credentials,
             otp,
+            sms: None,
             sessions,
             mailer,
             settings,
         }
+    }
+
+    /// Serves SMS codes too (login, linking numbers, step-up).
+    pub fn with_sms(mut self, sms: crate::sms::PhoneOtp) -> Self {
+        self.sms = Some(sms);
+        self
+    }
+
+    fn sms(&self) -> Result<&crate::sms::PhoneOtp, AccountError> {
+        self.sms
+            .as_ref()
+            .ok_or(AccountError::Auth(crate::auth::AuthError::SmsDisabled))
+    }
+
+    /// Deletes expired SMS attempts (nothing when SMS is off).
+    pub async fn prune_sms(&self) -> Result<u64, AccountError> {
+        match &self.sms {
+            Some(sms) => Ok(sms.prune().await?),
+            None => Ok(0),
+        }
+    }
+
+    /// Sends a login code by SMS.
+    pub async fn sms_start(
+        &self,
+        phone: &str,
+        client: &str,
+    ) -> Result<crate::auth::OtpStarted, AccountError> {
+        Ok(self.sms()?.start(phone, client).await?)
+    }
+
+    /// Login with a code sent by SMS.
+    pub async fn login_sms(
+        &self,
+        attempt_id: &str,
+        code: &str,
+        client: Client<'_>,
+    ) -> Result<Login, AccountError> {
+        let verified = self.sms()?.verify(attempt_id, code).await?;
+        let email = self.first_email(&verified.user_id).await?;
+        self.finish_first_factor(
+            &verified.user_id,
+            method::SMS_OTP,
+            email,
+            verified.created,
+            client,
+        )
+        .await
+    }
+
+    /// The account's first address (empty for an account known only by phone).
+    async fn first_email(&self, user_id: &str) -> Result<String, AccountError> {
+        Ok(self
+            .users
+            .emails(user_id, self.clock.now_ms())
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
     }
 
     /// The step-up window.
@@ -248,6 +311,7 @@ impl Accounts {
         let first = match first.as_str() {
             method::PASSWORD => method::PASSWORD,
             method::PIN => method::PIN,
+            method::SMS_OTP => method::SMS_OTP,
             _ => method::EMAIL_OTP,
         };
         self.open_session(&user_id, &[first, second], email, false, client)
@@ -372,6 +436,26 @@ impl Accounts {
                 }
                 method::EMAIL_OTP
             }
+            Proof::SmsOtp { attempt_id, code } => {
+                // With SMS off no code can exist: the proof is simply not valid.
+                let sms = self.sms.as_ref().ok_or(AccountError::Credential(
+                    crate::credentials::CredentialError::Invalid,
+                ))?;
+                let phone = sms.verify_number(attempt_id, code).await?;
+                // The code must have gone to one of this account's numbers.
+                if self
+                    .users
+                    .lookup(IdentityKind::Phone, &phone)
+                    .await?
+                    .as_deref()
+                    != Some(user)
+                {
+                    return Err(AccountError::Credential(
+                        crate::credentials::CredentialError::Invalid,
+                    ));
+                }
+                method::SMS_OTP
+            }
         };
         if proven != method::PIN {
             self.credentials.unlock_pin(user).await?;
@@ -390,6 +474,9 @@ impl Accounts {
         let mut out = Vec::new();
         if !self.users.emails(user_id, now).await?.is_empty() {
             out.push(method::EMAIL_OTP);
+        }
+        if self.sms.is_some() && !self.users.phones(user_id, now).await?.is_empty() {
+            out.push(method::SMS_OTP);
         }
         let s = self.credentials.summary(user_id).await?;
         if s.password {
@@ -544,6 +631,43 @@ impl Accounts {
             id,
             kind: IdentityKind::Email,
             subject: email,
+            created_at: now,
+            last_used_at: Some(now),
+        })
+    }
+
+    /// Sends a code to a phone number to link to the account.
+    pub async fn link_phone_start(
+        &self,
+        principal: &Principal,
+        phone: &str,
+    ) -> Result<crate::auth::OtpStarted, AccountError> {
+        let sms = self.sms()?;
+        self.require_recent(principal).await?;
+        Ok(sms.start(phone, &principal.client).await?)
+    }
+
+    /// Links the number the code proves. Refused if it belongs to another account.
+    pub async fn link_phone_verify(
+        &self,
+        principal: &Principal,
+        attempt_id: &str,
+        code: &str,
+    ) -> Result<Identity, AccountError> {
+        let sms = self.sms()?;
+        self.require_recent(principal).await?;
+        let phone = sms.verify_number(attempt_id, code).await?;
+        let now = self.clock.now_ms();
+        let id = self
+            .users
+            .link(&principal.user_id, IdentityKind::Phone, &phone, now)
+            .await?;
+        self.emit(&principal.user_id, AccountEvent::Added("phone"))
+            .await;
+        Ok(Identity {
+            id,
+            kind: IdentityKind::Phone,
+            subject: phone,
             created_at: now,
             last_used_at: Some(now),
         })

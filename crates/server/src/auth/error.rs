@@ -10,6 +10,15 @@ pub enum AuthError {
     /// The address is not a plausible email address.
     #[error("invalid email address")]
     InvalidEmail,
+    /// Not a valid phone number (in international form, or for the default region).
+    #[error("invalid phone number")]
+    InvalidPhone,
+    /// SMS login is not enabled on this server (`sms.enabled`).
+    #[error("SMS login is not enabled on this server")]
+    SmsDisabled,
+    /// The SMS could not be handed to the gateway; nothing was stored.
+    #[error("the login code could not be sent by SMS")]
+    SmsDelivery(#[source] crate::sms::SmsError),
     /// Too many codes requested, or too many wrong codes for this address, recently.
     /// `retry_after_ms` is exact only for a budget the caller alone can use up; for a shared
     /// one it is the whole window, so it reveals nothing about others' requests.

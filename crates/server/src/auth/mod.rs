@@ -7,6 +7,7 @@
 //! index, under keys the database does not hold (`vault::PiiKeys`).
 
 mod code;
+pub(crate) mod codes;
 mod email;
 mod error;
 mod legacy;

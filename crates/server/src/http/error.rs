@@ -44,6 +44,12 @@ impl From<AuthError> for HttpError {
     fn from(e: AuthError) -> Self {
         let code = match &e {
             AuthError::InvalidEmail => ErrorCode::InvalidEmail,
+            AuthError::InvalidPhone => ErrorCode::InvalidPhone,
+            AuthError::SmsDisabled => ErrorCode::NotFound,
+            AuthError::SmsDelivery(_) => {
+                tracing::warn!(error = %e, "SMS login code delivery failed");
+                ErrorCode::DeliveryFailed
+            }
             AuthError::RateLimited { retry_after_ms } => {
                 let mut api = ApiError::new(ErrorCode::RateLimited, e.to_string());
                 api.retry_after_ms = Some(u64::try_from(*retry_after_ms).unwrap_or(0));
@@ -66,6 +72,7 @@ impl From<AuthError> for HttpError {
         };
         let field = match code {
             ErrorCode::InvalidEmail => Some("email"),
+            ErrorCode::InvalidPhone => Some("phone"),
             ErrorCode::CodeInvalid | ErrorCode::CodeExpired | ErrorCode::CodeExhausted => {
                 Some("code")
             }

@@ -65,6 +65,7 @@ const MODULES: &[&[Step]] = &[
     crate::users::MIGRATIONS,
     crate::credentials::MIGRATIONS,
     crate::account::MIGRATIONS,
+    crate::sms::MIGRATIONS,
 ];
 
 /// Every step, in version order.

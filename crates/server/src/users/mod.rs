@@ -26,6 +26,8 @@ pub const MIGRATIONS: &[Step] = &[Step {
 pub enum IdentityKind {
     /// A normalised email address, proven by a code sent to it.
     Email,
+    /// A phone number in E.164, proven by a code sent to it by SMS.
+    Phone,
 }
 
 impl IdentityKind {
@@ -33,12 +35,14 @@ impl IdentityKind {
     pub fn as_str(self) -> &'static str {
         match self {
             IdentityKind::Email => "email",
+            IdentityKind::Phone => "phone",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
         match s {
             "email" => Some(IdentityKind::Email),
+            "phone" => Some(IdentityKind::Phone),
             _ => None,
         }
     }
@@ -182,6 +186,7 @@ impl Users {
                 Some(self.index(kind, subject)),
                 Some(self.keys.seal("users", "email", &user_id, subject)?),
             ),
+            IdentityKind::Phone => (None, None),
         };
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, email_index, email_sealed, created_at) \
@@ -202,8 +207,22 @@ impl Users {
                 None => Err(UserError::NotFound),
             };
         }
-        self.insert_in(conn, &user_id, kind, subject, now).await?;
-        Ok((user_id, true))
+        match self.insert_in(conn, &user_id, kind, subject, now).await {
+            Ok(_) => Ok((user_id, true)),
+            // Only the email index of `users` is unique, so for other kinds a concurrent
+            // first login shows up here: drop the user just made and join the other one.
+            Err(UserError::IdentityInUse(_)) if kind != IdentityKind::Email => {
+                sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(&user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                match self.find_in(conn, kind, subject, now).await? {
+                    Some(owner) => Ok((owner, false)),
+                    None => Err(UserError::NotFound),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn insert_in(
@@ -353,6 +372,17 @@ impl Users {
             .await?
             .into_iter()
             .filter(|i| i.kind == IdentityKind::Email)
+            .map(|i| i.subject)
+            .collect())
+    }
+
+    /// The phone numbers of a user (E.164).
+    pub async fn phones(&self, user_id: &str, now: i64) -> Result<Vec<String>, UserError> {
+        Ok(self
+            .identities(user_id, now)
+            .await?
+            .into_iter()
+            .filter(|i| i.kind == IdentityKind::Phone)
             .map(|i| i.subject)
             .collect())
     }
