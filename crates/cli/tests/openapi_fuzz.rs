@@ -140,7 +140,7 @@ fn config_toml(wallet_id: &str) -> String {
 include-path = "/v1/auth/email/verify"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
 
-# The same for SMS codes and for a code given as a step-up proof; and whether a string of
+# The same for SMS codes (step-up proofs are below); and whether a string of
 # digits is a phone number that can take an SMS is libphonenumber's metadata, not a pattern:
 # `invalid_phone` (400).
 [[operations]]
@@ -158,10 +158,6 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 429]
 [[operations]]
 include-path = "/v1/account/phone/verify"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 409, 429]
-
-[[operations]]
-include-path = "/v1/auth/step-up"
-checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 429]
 
 # What a payload means (RLP, a transaction's fields, EIP-712 rules, chain) is checked by the
 # parsers and refused with a 400 naming the field: the schema gives only the syntax.
