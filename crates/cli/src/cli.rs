@@ -48,6 +48,16 @@ pub enum Command {
     /// Inspect, extend or end sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Set up, rotate or check the recovery secret.
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+    /// Backup Kits: a wallet's server share sealed to your recovery secret.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Sign or export with a Backup Kit, the recovery secret and this device's share: no
+    /// server needed.
+    #[command(subcommand)]
+    Offline(OfflineCommand),
     /// Load-test a running server: simulated devices log in, create wallets and sign.
     Bench(BenchArgs),
     /// Manage the server's key-encryption keys (run where the server runs, with its
@@ -292,6 +302,17 @@ pub enum WalletCommand {
     List,
     /// Show one wallet.
     Show { wallet: String },
+    /// Export the wallet's whole private key to this machine (needs a recent sign-in, and a
+    /// TOTP code when the account has one). The server marks the wallet as exported.
+    Export {
+        wallet: String,
+        /// Write the key into this new file (mode 0600) instead of printing it.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Refresh a wallet's key shares (same key and address, new shares).
     Refresh {
         wallet: String,
@@ -299,6 +320,62 @@ pub enum WalletCommand {
         /// detected cheating (log in again first) or to unlock a share this device locked.
         #[arg(long)]
         complete: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecoveryCommand {
+    /// Make a new recovery secret on this device, show it once, ask for it back, and register
+    /// its public key with the server (needs a recent sign-in). Run again to replace it.
+    Setup {
+        /// Write the secret into this new file (mode 0600) instead of showing it and asking
+        /// for it back; move the file somewhere safe afterwards.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
+    /// Show whether a recovery secret is set up, and which.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Download a wallet's Backup Kit (needs a recent sign-in, and a TOTP code when the
+    /// account has one) and keep the share it pairs with on this device.
+    Kit {
+        wallet: String,
+        /// Where to write it (default: the suggested name in the current directory).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OfflineCommand {
+    /// Sign with a Backup Kit and this device's share, no server involved.
+    Sign {
+        /// The Backup Kit file.
+        #[arg(long)]
+        kit: PathBuf,
+        /// Read the recovery secret from this file (else it is asked for).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        #[command(subcommand)]
+        what: SignCommand,
+    },
+    /// Print the wallet's whole private key from a Backup Kit and this device's share.
+    Export {
+        /// The Backup Kit file.
+        #[arg(long)]
+        kit: PathBuf,
+        /// Read the recovery secret from this file (else it is asked for).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        /// Write the key into this new file (mode 0600) instead of printing it.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
 }
 

@@ -1188,6 +1188,49 @@ async fn account_methods(backend: Backend) {
     assert_eq!(ok.status, 200, "{}", ok.body);
     let replay = second(ticket, json!({ "method": "totp", "code": code })).await;
     assert_eq!(replay.status, 401, "a ticket works once");
+    // Bar K5: with TOTP on, a Backup Kit or an export needs a recent TOTP code, not just any
+    // recent method (issue 13).
+    let tok = ok.body["token"].as_str().unwrap().to_owned();
+    now += 6 * MIN;
+    server.set_time(now);
+    let r = http
+        .post(
+            "/v1/auth/step-up",
+            Some(&tok),
+            json!({ "method": "password", "password": password }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for route in ["backup-kit", "export"] {
+        let r = http
+            .post(
+                &format!("/v1/wallets/w_none/{route}"),
+                Some(&tok),
+                json!({ "public_key": hex::encode([9u8; 32]) }),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (403, Some("step_up_required")),
+            "{route}: {}",
+            r.body
+        );
+        assert_eq!(r.body["methods"], json!(["totp", "recovery_code"]));
+    }
+    now += 30_000;
+    server.set_time(now);
+    let r = http
+        .post(
+            "/v1/auth/step-up",
+            Some(&tok),
+            json!({ "method": "totp", "code": pyotp.code_at(&uri, now) }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http
+        .post("/v1/wallets/w_none/backup-kit", Some(&tok), json!({}))
+        .await;
+    assert_eq!(r.body["code"], "recovery_not_set_up", "{}", r.body);
     // Email logins need the second factor too; a recovery code works once.
     let start = http
         .post("/v1/auth/email/start", None, json!({ "email": email }))
@@ -1397,7 +1440,7 @@ fn sms_code(server: &Server, phone: &str) -> String {
         .expect("the SMS outbox");
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .rfind(|v| v["to"].as_str() == Some(phone))
+        .rfind(|v| v["to"].as_str() == Some(phone) && v["code"].is_string())
         .and_then(|v| v["code"].as_str().map(str::to_owned))
         .expect("a code for the number")
 }

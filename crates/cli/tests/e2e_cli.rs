@@ -466,3 +466,333 @@ async fn a_proxy_refusing_the_upgrade_is_shown_with_its_reply_and_the_likely_cau
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+// Issue 13: the recovery secret, Backup Kits, offline signing and export, online export.
+
+fn fails_with(out: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected a failure with {needle}");
+    assert!(err.contains(needle), "expected {needle} in: {err}");
+}
+
+/// The EIP-55 address of a secp256k1 private key, derived here with k256 and alloy.
+fn evm_address_of(secret_hex: &str) -> String {
+    let secret = unhex(secret_hex.trim_start_matches("0x"));
+    let sk = k256::ecdsa::SigningKey::from_slice(&secret).expect("a secp256k1 scalar");
+    use k256::elliptic_curve::sec1::ToSec1Point;
+    let point = sk.verifying_key().as_affine().to_sec1_point(false);
+    alloy_primitives::Address::from_raw_public_key(&point.as_bytes()[1..]).to_checksum(None)
+}
+
+/// The Ed25519 public key of an exported `scalar || prefix`, derived with curve25519-dalek.
+fn ed25519_public_of(expanded_hex: &str) -> Vec<u8> {
+    let expanded = unhex(expanded_hex);
+    assert_eq!(expanded.len(), 64);
+    let scalar: [u8; 32] = expanded[..32].try_into().unwrap();
+    let scalar = Option::<curve25519_dalek::Scalar>::from(
+        curve25519_dalek::Scalar::from_canonical_bytes(scalar),
+    )
+    .expect("a canonical scalar");
+    curve25519_dalek::EdwardsPoint::mul_base(&scalar)
+        .compress()
+        .to_bytes()
+        .to_vec()
+}
+
+async fn backup_kit_flow(backend: Backend) {
+    let server = Server::start(&backend);
+    server.set_time(common::server::T0);
+    let cli = Cli::new(&server);
+    let email = unique_email("kit");
+    cli.login(&server, &email);
+    let evm = cli.json(&["wallet", "create", "--chain", "evm"]);
+    let sol = cli.json(&["wallet", "create", "--chain", "solana"]);
+    let (evm_id, sol_id) = (id(&evm), id(&sol));
+    let evm_addr = evm["address"].as_str().unwrap().to_owned();
+    let sol_pk = unhex(sol["public_key"].as_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+
+    // No kit before a recovery secret exists.
+    fails_with(
+        &cli.run(&["backup", "kit", &evm_id, "--out", &path("early.txt")]),
+        "recovery_not_set_up",
+    );
+    let status = cli.json(&["recovery", "status"]);
+    assert_eq!(status["configured"], false);
+
+    // Interactive setup shows the secret once (on standard error) and wants it back: a wrong
+    // one sets nothing up; the right one does.
+    let typed_wrong = cli.converse(&["recovery", "setup"], |line| {
+        line.starts_with("    ").then(|| "0000".to_owned())
+    });
+    fails_with(&typed_wrong, "nothing was set up");
+    assert_eq!(cli.json(&["recovery", "status"])["configured"], false);
+    let mut shown = Vec::new();
+    let typed_right = cli.converse(&["--json", "recovery", "setup"], |line| {
+        if let Some(groups) = line.strip_prefix("    ") {
+            shown.push(groups.trim().to_owned());
+        }
+        (shown.len() == 2).then(|| shown.join("-"))
+    });
+    assert!(
+        typed_right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&typed_right.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&typed_right.stdout).contains(&shown[0]));
+    assert_eq!(cli.json(&["recovery", "status"])["version"], 1);
+
+    // Setup again (a rotation): the secret goes to a new private file; only its public
+    // derivations leave.
+    let secret_file = path("secret.txt");
+    let set = cli.json(&["recovery", "setup", "--secret-file", &secret_file]);
+    assert_eq!(set["configured"], true);
+    let written = std::fs::read_to_string(&secret_file).unwrap();
+    assert_eq!(written.split('-').count(), 14, "{written}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let status = cli.json(&["recovery", "status"]);
+    assert_eq!(status["key_id"], set["key_id"]);
+    assert_eq!(status["version"], 2);
+    let outbox = std::fs::read_to_string(server.data_dir.join("dev-outbox.jsonl")).unwrap();
+    assert!(outbox.contains("a recovery secret was set up"), "{outbox}");
+    assert!(
+        outbox.contains("your recovery secret was replaced"),
+        "{outbox}"
+    );
+
+    // Kits of both wallets at epoch 0.
+    let kit_evm = path("kit-evm.txt");
+    let kit_sol = path("kit-sol.txt");
+    let saved = cli.json(&["backup", "kit", &evm_id, "--out", &kit_evm]);
+    assert_eq!(saved["epoch"], 0);
+    assert_eq!(saved["recovery_key_id"], set["key_id"]);
+    cli.json(&["backup", "kit", &sol_id, "--out", &kit_sol]);
+    let text = std::fs::read_to_string(&kit_evm).unwrap();
+    assert!(text.starts_with("TANDEM BACKUP KIT (format 1)"), "{text}");
+    assert!(text.contains(&format!("address: {evm_addr}")));
+    // Never over an existing file without --force.
+    fails_with(
+        &cli.run(&["backup", "kit", &evm_id, "--out", &kit_evm]),
+        "exists; choose another --out",
+    );
+
+    // Every channel heard of it: the account's address got a notice per kit.
+    let outbox = std::fs::read_to_string(server.data_dir.join("dev-outbox.jsonl")).unwrap();
+    assert!(
+        outbox.matches("a Backup Kit was downloaded").count() >= 2,
+        "{outbox}"
+    );
+
+    // Two refreshes later the saved kits still pair with a share this device kept.
+    for _ in 0..2 {
+        cli.json(&["wallet", "refresh", &evm_id]);
+        cli.json(&["wallet", "refresh", &sol_id]);
+    }
+    assert_eq!(cli.json(&["wallet", "show", &evm_id])["epoch"], 2);
+    let kept: Vec<String> = std::fs::read_dir(cli.home().join("shares/shares").join(&evm_id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(kept.contains(&"0.kit".to_owned()), "{kept:?}");
+
+    // The server goes away; the kit, the secret and this device still sign.
+    let mut server = server;
+    server.terminate();
+    assert!(
+        server
+            .wait_exit(std::time::Duration::from_secs(20))
+            .is_some(),
+        "server did not stop"
+    );
+    let offline = |kit: &str, what: &[&str]| {
+        let mut args = vec![
+            "offline",
+            "sign",
+            "--kit",
+            kit,
+            "--secret-file",
+            &secret_file,
+        ];
+        args.extend_from_slice(what);
+        cli.json(&args)
+    };
+    let text = "signed with no server at all";
+    let r = offline(&kit_evm, &["message", "--wallet", &evm_id, text]);
+    assert_eq!(
+        recover_personal(text.as_bytes(), r["signature"].as_str().unwrap()).to_checksum(None),
+        evm_addr
+    );
+    let unsigned = format!("0x{}", hex::encode(eip1559_tx(7)));
+    let r = offline(&kit_evm, &["tx", "--wallet", &evm_id, &unsigned]);
+    let (_, from) = recover_raw_tx(r["signed_transaction"].as_str().unwrap());
+    assert_eq!(from.to_checksum(None), evm_addr);
+    let tx = solana_transfer(&sol_pk, 4242);
+    let r = offline(&kit_sol, &["solana-tx", "--wallet", &sol_id, &tx]);
+    verify_solana_tx(r["signed_transaction"].as_str().unwrap(), &sol_pk);
+    let r = offline(&kit_sol, &["solana-message", "--wallet", &sol_id, text]);
+    verify_ed25519(
+        &sol_pk,
+        &solana_offchain_bytes(&sol_pk, text.as_bytes()),
+        r["signature"].as_str().unwrap(),
+    );
+
+    // And export the whole key, which derives the wallet's address.
+    let key = cli.json(&[
+        "offline",
+        "export",
+        "--kit",
+        &kit_evm,
+        "--secret-file",
+        &secret_file,
+    ]);
+    assert_eq!(
+        evm_address_of(key["private_key"].as_str().unwrap()),
+        evm_addr
+    );
+    let key = cli.json(&[
+        "offline",
+        "export",
+        "--kit",
+        &kit_sol,
+        "--secret-file",
+        &secret_file,
+    ]);
+    assert_eq!(
+        ed25519_public_of(key["private_key"].as_str().unwrap()),
+        sol_pk
+    );
+
+    // Another secret, a kit of another wallet, an edited kit: refused, with the reason.
+    let other_secret = path("other.txt");
+    std::fs::write(
+        &other_secret,
+        "0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-REKN",
+    )
+    .unwrap();
+    fails_with(
+        &cli.run(&[
+            "offline",
+            "sign",
+            "--kit",
+            &kit_evm,
+            "--secret-file",
+            &other_secret,
+            "message",
+            "--wallet",
+            &evm_id,
+            "x",
+        ]),
+        "another recovery secret",
+    );
+    fails_with(
+        &cli.run(&[
+            "offline",
+            "sign",
+            "--kit",
+            &kit_sol,
+            "--secret-file",
+            &secret_file,
+            "message",
+            "--wallet",
+            &evm_id,
+            "x",
+        ]),
+        "the kit is for wallet",
+    );
+    let edited = path("edited.txt");
+    std::fs::write(
+        &edited,
+        std::fs::read_to_string(&kit_evm)
+            .unwrap()
+            .replace("epoch: 0", "epoch: 2"),
+    )
+    .unwrap();
+    fails_with(
+        &cli.run(&[
+            "offline",
+            "export",
+            "--kit",
+            &edited,
+            "--secret-file",
+            &secret_file,
+        ]),
+        "was edited",
+    );
+
+    // Online export: the server's share arrives sealed to this device; the wallet shows it.
+    let server = server.restart_same_address(&backend);
+    fails_with(&cli.run(&["wallet", "export", &evm_id]), "--yes");
+    let key = cli.json(&["wallet", "export", &evm_id, "--yes"]);
+    assert_eq!(key["address"], evm_addr.as_str());
+    assert_eq!(
+        evm_address_of(key["private_key"].as_str().unwrap()),
+        evm_addr
+    );
+    let shown = cli.json(&["wallet", "show", &evm_id]);
+    assert!(shown["exported_at"].as_i64().is_some(), "{shown}");
+    let key = cli.json(&["wallet", "export", &sol_id, "--yes"]);
+    assert_eq!(
+        ed25519_public_of(key["private_key"].as_str().unwrap()),
+        sol_pk
+    );
+
+    // Three kits a day: the fourth is refused until the day is over.
+    cli.json(&["backup", "kit", &evm_id, "--out", &path("k3.txt")]);
+    fails_with(
+        &cli.run(&["backup", "kit", &evm_id, "--out", &path("k4.txt")]),
+        "rate_limited",
+    );
+    // Six minutes after the sign-in, a kit or an export needs a step-up first (bar K5).
+    let http = common::http::Http::new(&server);
+    let token = cli.token();
+    server.set_time(common::server::T0 + 6 * 60 * 1000);
+    for route in ["backup-kit", "export"] {
+        let body = serde_json::json!({ "public_key": hex::encode([9u8; 32]) });
+        let r = http
+            .post(&format!("/v1/wallets/{evm_id}/{route}"), Some(&token), body)
+            .await;
+        assert_eq!(r.status, 403, "{route}: {}", r.body);
+        assert_eq!(r.body["code"], "step_up_required");
+    }
+    let started = http
+        .post(
+            "/v1/auth/email/start",
+            None,
+            serde_json::json!({ "email": email }),
+        )
+        .await;
+    let code = server.login_code(&email);
+    let r = http
+        .post(
+            "/v1/auth/step-up",
+            Some(&token),
+            serde_json::json!({ "method": "email_otp", "attempt_id": started.body["attempt_id"], "code": code }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Stepped up, the day's budget still holds.
+    fails_with(
+        &cli.run(&["backup", "kit", &evm_id, "--out", &path("k5.txt")]),
+        "rate_limited",
+    );
+    // The next day (a new sign-in: sessions last at most 12 hours) there are kits again.
+    server.set_time(common::server::T0 + 25 * 60 * 60 * 1000);
+    cli.login(&server, &email);
+    let again = cli.json(&["backup", "kit", &evm_id, "--out", &path("k6.txt")]);
+    assert_eq!(again["epoch"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_kits_sign_offline_after_refreshes_and_export_derives_the_address() {
+    each_backend(backup_kit_flow).await;
+}

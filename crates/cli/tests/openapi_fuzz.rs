@@ -177,6 +177,23 @@ parameters = {{ id = "{wallet_id}" }}
 include-path-regex = "^/v1/(auth/(second-factor|step-up|password/login|pin/login)|account/(email/verify|totp/confirm))$"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 404, 409, 429]
 
+# A recovery key of all zeros is a valid hex string but no usable X25519 key (400).
+[[operations]]
+include-name = "PUT /v1/recovery"
+checks.positive_data_acceptance.expected-statuses = [200, 400]
+
+# A Backup Kit needs a recovery key set up first (409 `recovery_not_set_up` until the run has
+# sent one), and a few a day (429); an export's one-use key may be a point HPKE refuses (400).
+[[operations]]
+include-path = "/v1/wallets/{{id}}/backup-kit"
+parameters = {{ id = "{wallet_id}" }}
+checks.positive_data_acceptance.expected-statuses = [200, 409, 429]
+
+[[operations]]
+include-path = "/v1/wallets/{{id}}/export"
+parameters = {{ id = "{wallet_id}" }}
+checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
+
 # A new password or PIN has rules the schema cannot say: not a common password, 15 characters
 # without a second factor, no repeated digit or run.
 [[operations]]

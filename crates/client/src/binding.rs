@@ -67,6 +67,7 @@ mod tests {
             epoch: 0,
             status: WalletStatus::Active,
             created_at: 0,
+            exported_at: None,
         }
     }
 

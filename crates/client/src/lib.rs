@@ -69,6 +69,7 @@ pub mod failpoints;
 pub mod known_servers;
 pub mod profile;
 pub mod reconcile;
+pub mod recovery;
 pub mod requests;
 pub mod session;
 #[cfg(feature = "evm")]

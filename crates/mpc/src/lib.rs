@@ -5,6 +5,7 @@ pub mod ed25519;
 mod envelope;
 mod error;
 mod keys;
+pub mod local;
 mod protocol;
 mod role;
 mod scheme;

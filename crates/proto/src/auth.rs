@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct EmailStartRequest {
     /// Refused with `invalid_email` unless it is an address a mail server can take.
-    #[schema(format = Email, min_length = 3, max_length = 254)]
+    #[cfg_attr(feature = "openapi", schema(format = Email, min_length = 3, max_length = 254))]
     pub email: String,
 }
 
@@ -19,7 +19,7 @@ pub struct EmailStartRequest {
 pub struct SmsStartRequest {
     /// A phone number in international form (`+44 7400 123456`); refused with
     /// `invalid_phone` unless it is a valid number. Answers carry it in E.164 (`+447400123456`).
-    #[schema(min_length = 2, max_length = 64)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 64))]
     pub phone: String,
 }
 
@@ -39,10 +39,10 @@ pub struct EmailStartResponse {
 #[serde(deny_unknown_fields)]
 pub struct EmailVerifyRequest {
     /// From the `start` answer; an unknown one is `code_invalid`.
-    #[schema(min_length = 1)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub attempt_id: String,
     /// The six digits sent by email.
-    #[schema(pattern = "^[0-9]{6}$")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{6}$"))]
     pub code: String,
 }
 

@@ -53,6 +53,9 @@ pub enum ErrorCode {
     LastMethod,
     /// The PIN is locked after too many wrong tries; sign in another way to unlock it.
     CredentialLocked,
+    /// Backup Kits (and, later, recovery) need a recovery secret set up first
+    /// (`PUT /v1/recovery`).
+    RecoveryNotSetUp,
     RateLimited,
     NotFound,
     WalletNotFound,
@@ -118,6 +121,7 @@ impl ErrorCode {
         ErrorCode::IdentityInUse,
         ErrorCode::LastMethod,
         ErrorCode::CredentialLocked,
+        ErrorCode::RecoveryNotSetUp,
         ErrorCode::RateLimited,
         ErrorCode::NotFound,
         ErrorCode::WalletNotFound,
@@ -181,7 +185,7 @@ impl ErrorCode {
             Unauthorized | SessionExpired | SessionRevoked | InvalidCredentials
             | SecondFactorRequired => 401,
             StepUpRequired | CredentialLocked => 403,
-            IdentityInUse | LastMethod => 409,
+            IdentityInUse | LastMethod | RecoveryNotSetUp => 409,
             NotFound | WalletNotFound => 404,
             WalletFrozen | Conflict | EpochMismatch | SigningInputMismatch => 409,
             RateLimited | TooManyCeremonies => 429,
@@ -226,6 +230,7 @@ impl ErrorCode {
             IdentityInUse => "identity_in_use",
             LastMethod => "last_method",
             CredentialLocked => "credential_locked",
+            RecoveryNotSetUp => "recovery_not_set_up",
             RateLimited => "rate_limited",
             NotFound => "not_found",
             WalletNotFound => "wallet_not_found",

@@ -35,20 +35,26 @@ pub enum SignPayload {
     /// An unsigned transaction in its signing encoding, hex: legacy (EIP-155) RLP,
     /// `0x01 ‖ rlp` (EIP-2930) or `0x02 ‖ rlp` (EIP-1559).
     EvmTransaction {
-        #[schema(min_length = 1, pattern = "^(0[xX])?([0-9a-fA-F]{2})+$")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, pattern = "^(0[xX])?([0-9a-fA-F]{2})+$")
+        )]
         transaction: String,
     },
     /// A serialized Solana transaction (signature slots may be empty), base64.
     SolanaTransaction {
-        #[schema(
-            min_length = 1,
-            pattern = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+        #[cfg_attr(
+            feature = "openapi",
+            schema(
+                min_length = 1,
+                pattern = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+            )
         )]
         transaction: String,
     },
     /// A Solana off-chain message (not empty).
     SolanaMessage {
-        #[schema(min_length = 1)]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1))]
         message: String,
         #[serde(default)]
         encoding: Encoding,

@@ -63,6 +63,10 @@ pub struct WalletInfo {
     pub status: WalletStatus,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// When the whole private key was last exported (Unix ms): from then on the key has
+    /// existed in one place, on the device that exported it. Absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

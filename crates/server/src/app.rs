@@ -40,6 +40,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Logins, step-up and the account's methods.
     pub accounts: crate::account::Accounts,
+    /// The recovery key, Backup Kits and export.
+    pub recovery: crate::recovery::Recovery,
     pub wallets: Wallets,
     pub ceremonies: Ceremonies,
     pub limits: Limits,
@@ -142,6 +144,13 @@ impl AppState {
             accounts = accounts.with_sms(sms);
         }
         let wallets = vault.wallets;
+        let recovery = crate::recovery::Recovery::new(
+            store.clone(),
+            clock.clone(),
+            accounts.clone(),
+            wallets.clone(),
+            config.recovery.clone(),
+        );
         let ceremonies = Ceremonies::new(
             wallets.clone(),
             CeremonyConfig {
@@ -156,6 +165,7 @@ impl AppState {
             otp,
             sessions,
             accounts,
+            recovery,
             wallets,
             ceremonies,
             limits: Limits {

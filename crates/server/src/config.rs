@@ -67,7 +67,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
         Self::Invalid {
             key: key.to_owned(),
             message: message.into(),
@@ -134,6 +134,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// SMS one-time codes (login and linked phone numbers).
     pub sms: SmsConfig,
+    /// Backup Kits and export.
+    pub recovery: crate::recovery::RecoveryConfig,
     /// Key-encryption-key provider for server shares.
     pub vault: VaultConfig,
     /// Request and ceremony limits.
@@ -185,6 +187,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
+            recovery: crate::recovery::RecoveryConfig::default(),
             vault: VaultConfig::default(),
             limits: LimitsConfig::default(),
             trusted_proxies: Vec::new(),
@@ -214,6 +217,7 @@ impl fmt::Debug for Config {
             .field("otp", &self.otp)
             .field("mail", &self.mail)
             .field("sms", &self.sms)
+            .field("recovery", &self.recovery)
             .field("vault", &self.vault)
             .field("limits", &self.limits)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -774,6 +778,7 @@ impl Config {
         }
 
         self.vault.validate()?;
+        self.recovery.validate()?;
 
         let l = &self.limits;
         check_range("limits.max_body_bytes", l.max_body_bytes as u64, 1, 1 << 30)?;

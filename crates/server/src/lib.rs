@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod principal;
 pub mod production;
+pub mod recovery;
 pub mod sessions;
 pub mod sms;
 pub mod store;

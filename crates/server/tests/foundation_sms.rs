@@ -43,6 +43,14 @@ impl SmsSender for TestSender {
             .push((to.to_owned(), code.expose().to_owned()));
         Ok(())
     }
+
+    async fn send_notice(&self, to: &str, text: &str) -> Result<(), SmsError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((to.to_owned(), format!("notice: {text}")));
+        Ok(())
+    }
 }
 
 struct Fixture {

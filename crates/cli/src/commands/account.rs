@@ -79,7 +79,7 @@ fn done(json: bool, what: &str, how: &str) -> Result<(), ClientError> {
 }
 
 /// Runs `op`; if the server wants a recent sign-in, proves a method and runs it once more.
-async fn with_step_up<T, F, Fut>(api: &ApiClient, op: F) -> Result<T, ClientError>
+pub(super) async fn with_step_up<T, F, Fut>(api: &ApiClient, op: F) -> Result<T, ClientError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,

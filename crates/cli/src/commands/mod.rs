@@ -2,6 +2,7 @@ mod account;
 mod bench;
 mod config_check;
 mod login;
+mod recovery;
 mod serve;
 mod server_config;
 mod session;
@@ -51,6 +52,9 @@ pub async fn run(invocation: Invocation) -> Result<(), ClientError> {
         Command::Wallet(cmd) => wallet::run(&ctx, json, cmd).await,
         Command::Sign(cmd) => sign::run(&ctx, json, cmd).await,
         Command::Session(cmd) => session::run(&ctx, json, cmd).await,
+        Command::Recovery(cmd) => recovery::run_recovery(&ctx, json, cmd).await,
+        Command::Backup(cmd) => recovery::run_backup(&ctx, json, cmd).await,
+        Command::Offline(cmd) => recovery::run_offline(&ctx, json, cmd),
         Command::Bench(args) => bench::run(&ctx, json, args).await,
         Command::Vault(cmd) => vault::run(json, cmd).await,
         Command::Config(cmd) => config_check::run(json, cmd).await,

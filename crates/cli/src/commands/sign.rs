@@ -1,13 +1,25 @@
 use std::io::Read;
 
 use tandem_client::ClientError;
-use tandem_proto::sign::{Encoding, SignPayload};
+use tandem_proto::sign::{Encoding, SignPayload, SignResult};
 
 use crate::cli::SignCommand;
 use crate::context::Context;
 use crate::output;
 
 pub async fn run(ctx: &Context, json: bool, cmd: SignCommand) -> Result<(), ClientError> {
+    let (wallet, payload) = payload_of(cmd)?;
+    let device = ctx.device()?;
+    let bar = output::spinner(json, "signing");
+    let set = |phase: &str| bar.set_message(phase.to_owned());
+    let result = device.signing(&wallet, &payload).progress(&set).await;
+    bar.finish_and_clear();
+    print_result(json, &result?);
+    Ok(())
+}
+
+/// The wallet a sign command names, and what it signs.
+pub fn payload_of(cmd: SignCommand) -> Result<(String, SignPayload), ClientError> {
     let enc = |hex: bool| if hex { Encoding::Hex } else { Encoding::Utf8 };
     let (wallet, payload) = match cmd {
         SignCommand::Message {
@@ -68,13 +80,11 @@ pub async fn run(ctx: &Context, json: bool, cmd: SignCommand) -> Result<(), Clie
             },
         ),
     };
-    let device = ctx.device()?;
-    let bar = output::spinner(json, "signing");
-    let set = |phase: &str| bar.set_message(phase.to_owned());
-    let result = device.signing(&wallet, &payload).progress(&set).await;
-    bar.finish_and_clear();
-    let result = result?;
-    output::print(json, &result, || {
+    Ok((wallet, payload))
+}
+
+pub fn print_result(json: bool, result: &SignResult) {
+    output::print(json, result, || {
         let mut s = format!("signature: {}", result.signature);
         if let Some(tx) = &result.signed_transaction {
             s.push_str(&format!("\nsigned transaction: {tx}"));
@@ -84,5 +94,4 @@ pub async fn run(ctx: &Context, json: bool, cmd: SignCommand) -> Result<(), Clie
         }
         s
     });
-    Ok(())
 }

@@ -64,6 +64,9 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             let wallet = device.wallet(&wallet).await?;
             output::print(json, &wallet, || describe(&wallet));
         }
+        WalletCommand::Export { wallet, out, yes } => {
+            super::recovery::export(ctx, json, &wallet, out.as_deref(), yes).await?;
+        }
         WalletCommand::Refresh { wallet, complete } => {
             let device = ctx.device()?;
             let bar = output::spinner(json, "refreshing key shares");
@@ -102,12 +105,19 @@ fn list_entry((id, wallet): &(String, Result<WalletInfo, ClientError>)) -> serde
 }
 
 fn describe(w: &WalletInfo) -> String {
-    format!(
+    let mut s = format!(
         "  chain:      {}\n  address:    {}\n  public key: {}\n  epoch:      {}\n  status:     {:?}",
         w.chain,
         output::clean(&w.address),
         output::clean(&w.public_key),
         w.epoch,
         w.status
-    )
+    );
+    if let Some(at) = w.exported_at {
+        s.push_str(&format!(
+            "\n  exported:   {} (the whole key has existed on the device that exported it)",
+            output::when(at)
+        ));
+    }
+    s
 }

@@ -55,6 +55,44 @@ impl Cli {
         cmd
     }
 
+    /// Runs an interactive command: `answer` sees each line it writes to standard error and
+    /// may return a line to type at its prompt.
+    pub fn converse(
+        &self,
+        args: &[&str],
+        mut answer: impl FnMut(&str) -> Option<String>,
+    ) -> Output {
+        use std::io::BufRead;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tandem");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut seen = String::new();
+        let mut reader = std::io::BufReader::new(stderr);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push_str(&line);
+            if let Some(reply) = answer(&line) {
+                writeln!(stdin, "{reply}").expect("type");
+                break;
+            }
+            line.clear();
+        }
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut rest).ok();
+        seen.push_str(&rest);
+        let mut out = child.wait_with_output().expect("run tandem");
+        out.stderr = seen.into_bytes();
+        out
+    }
+
     /// Starts a command with piped output (to watch the process while it runs).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.command()

@@ -298,6 +298,26 @@ impl Server {
         next
     }
 
+    /// [`restart`](Self::restart) on the same address, so that a client's saved login (which
+    /// names the server's URL) still applies.
+    pub fn restart_same_address(mut self, backend: &Backend) -> Server {
+        self.stop();
+        let listen = self
+            .url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned();
+        let mut next = Server::spawn_on(
+            backend,
+            &listen,
+            &self.data_dir,
+            &self.clock_file,
+            &ServerOptions::default(),
+        );
+        next._dir = self._dir.take();
+        next
+    }
+
     /// [`restart`](Self::restart) with another build of `tandem`.
     pub fn restart_binary(mut self, binary: &Path, backend: &Backend) -> Server {
         self.stop();

@@ -15,6 +15,9 @@ pub enum ShareState {
     Current,
     /// Produced by a refresh that the server may not have committed yet.
     Staged,
+    /// Kept because the newest Backup Kit the user saved pairs with it (an older epoch than
+    /// the current share once the wallet has been refreshed). Never used to sign online.
+    Kit,
 }
 
 impl ShareState {
@@ -22,13 +25,17 @@ impl ShareState {
         match self {
             ShareState::Current => "current",
             ShareState::Staged => "staged",
+            ShareState::Kit => "kit",
         }
     }
 
+    /// The state a share of the same epoch must not also be in (current and staged exclude
+    /// each other; a kit copy sits beside either).
     pub(crate) fn other(self) -> ShareState {
         match self {
             ShareState::Current => ShareState::Staged,
             ShareState::Staged => ShareState::Current,
+            ShareState::Kit => ShareState::Kit,
         }
     }
 }
@@ -89,6 +96,7 @@ pub(crate) fn parse_share_file_name(name: &str) -> Option<(u64, ShareState)> {
     let state = match ext {
         "current" => ShareState::Current,
         "staged" => ShareState::Staged,
+        "kit" => ShareState::Kit,
         _ => return None,
     };
     let canonical = !epoch.is_empty()
@@ -105,6 +113,7 @@ pub(crate) fn parse_share_file_name(name: &str) -> Option<(u64, ShareState)> {
 pub(crate) struct WalletFiles {
     pub(crate) current: BTreeSet<u64>,
     pub(crate) staged: BTreeSet<u64>,
+    pub(crate) kit: BTreeSet<u64>,
 }
 
 impl WalletFiles {
@@ -131,6 +140,7 @@ impl WalletFiles {
         match state {
             ShareState::Current => &self.current,
             ShareState::Staged => &self.staged,
+            ShareState::Kit => &self.kit,
         }
     }
 
@@ -138,6 +148,7 @@ impl WalletFiles {
         match state {
             ShareState::Current => &mut self.current,
             ShareState::Staged => &mut self.staged,
+            ShareState::Kit => &mut self.kit,
         }
     }
 
@@ -146,13 +157,14 @@ impl WalletFiles {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.current.is_empty() && self.staged.is_empty()
+        self.current.is_empty() && self.staged.is_empty() && self.kit.is_empty()
     }
 
     /// Every `(epoch, state)` present.
     pub(crate) fn all(&self) -> impl Iterator<Item = (u64, ShareState)> + '_ {
         let current = self.current.iter().map(|&e| (e, ShareState::Current));
         let staged = self.staged.iter().map(|&e| (e, ShareState::Staged));
-        current.chain(staged)
+        let kit = self.kit.iter().map(|&e| (e, ShareState::Kit));
+        current.chain(staged).chain(kit)
     }
 }

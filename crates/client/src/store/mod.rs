@@ -29,6 +29,7 @@ mod error;
 mod fsio;
 mod kdf;
 mod keystore;
+mod kit;
 mod layout;
 mod lock;
 pub(crate) mod locks;

@@ -137,6 +137,11 @@ impl ShareStore {
         share: &[u8],
     ) -> Result<(), StoreError> {
         let wallet = WalletName::parse(wallet_id)?;
+        if state == ShareState::Kit {
+            return Err(StoreError::Corrupt(
+                "a kit share is only ever a copy (ShareStore::keep_for_kit)".into(),
+            ));
+        }
         if share.len() > MAX_SHARE_LEN {
             return Err(StoreError::ShareTooLarge {
                 len: share.len(),
@@ -174,7 +179,10 @@ impl ShareStore {
         let wallet = WalletName::parse(wallet_id)?;
         let _lock = self.guard()?;
         match self.read_share(wallet, epoch, ShareState::Current) {
-            Err(StoreError::NotFound) => self.read_share(wallet, epoch, ShareState::Staged),
+            Err(StoreError::NotFound) => match self.read_share(wallet, epoch, ShareState::Staged) {
+                Err(StoreError::NotFound) => self.read_share(wallet, epoch, ShareState::Kit),
+                other => other,
+            },
             other => other,
         }
     }

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::protocol::Protocol;
 use crate::role::Role;
 
-use super::driver::Pair;
+use crate::local::Pair;
 
 /// Rewrites a whole frame; `None` leaves it untouched.
 pub type Rewriter = dyn Fn(&[u8]) -> Option<Vec<u8>>;

@@ -2,14 +2,13 @@
 //! the adversarial harness later issues reuse against the real server and SDK.
 
 mod adversary;
-mod driver;
 mod fields;
 
+pub use crate::local::{Pair, Transcript, run_pair};
 pub use adversary::{
     Attack, HopReport, OtField, Outcome, droppable_battery, rebind_ecdsa_sign, reflect_ecdsa_sign,
     run_with_attack, tamper_ecdsa_sign_ot,
 };
-pub use driver::{Pair, Transcript, run_pair};
 pub use fields::{
     BadLength, BadPoint, BadScalar, Mutation, SignField, mutate_sign_field, signing_fields,
 };

@@ -1,6 +1,15 @@
 //! What the account module tells the rest of the system: log lines and metrics for logins,
 //! and notices to every address of the account when its methods change.
 
+/// What every channel of an account is told: a mail subject and body, and a short SMS text.
+/// None of them holds a secret or an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub subject: String,
+    pub body: String,
+    pub sms: String,
+}
+
 /// A change to the account's ways in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountEvent {
@@ -37,22 +46,25 @@ impl AccountEvent {
         }
     }
 
-    /// The notice's subject and body (no secret, no address).
-    pub fn notice(self) -> (String, String) {
+    /// The notice (no secret, no address).
+    pub fn notice(self) -> Notice {
         let what = self.label();
         let (subject, verb) = match self {
             AccountEvent::Added(_) => ("Tandem: a sign-in method was added", "added"),
             AccountEvent::Changed(_) => ("Tandem: a sign-in method was changed", "changed"),
             AccountEvent::Removed(_) => ("Tandem: a sign-in method was removed", "removed"),
         };
-        (
-            subject.to_owned(),
-            format!(
+        Notice {
+            subject: subject.to_owned(),
+            body: format!(
                 "Someone signed in to your Tandem account {verb} {what}.\r\n\r\n\
                  If this was you, nothing more is needed. If it was not, sign in, review your \
                  account's methods and sessions, and revoke what you do not recognise.\r\n"
             ),
-        )
+            sms: format!(
+                "Tandem: {what} was {verb} on your account. Not you? Sign in and review it."
+            ),
+        }
     }
 }
 

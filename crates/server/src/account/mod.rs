@@ -18,7 +18,7 @@ use sqlx::Row;
 use zeroize::Zeroizing;
 
 pub use error::AccountError;
-pub use events::AccountEvent;
+pub use events::{AccountEvent, Notice};
 
 use crate::auth::{EmailOtp, normalize_email};
 use crate::clock::SharedClock;
@@ -505,6 +505,25 @@ impl Accounts {
         })
     }
 
+    /// For what lets a key leave the 2-of-2 (a Backup Kit, an export): a recent method, and
+    /// when the account has TOTP, a recent TOTP (or recovery) code (security bar K5).
+    pub async fn require_strong(&self, principal: &Principal) -> Result<(), AccountError> {
+        self.require_recent(principal).await?;
+        if !self.credentials.summary(&principal.user_id).await?.totp {
+            return Ok(());
+        }
+        let since = self.clock.now_ms().saturating_sub(self.settings.step_up_ms);
+        let second = principal.methods.iter().any(|m| {
+            m.at >= since && (m.method == method::TOTP || m.method == method::RECOVERY_CODE)
+        });
+        if second {
+            return Ok(());
+        }
+        Err(AccountError::StepUpRequired {
+            methods: vec![method::TOTP, method::RECOVERY_CODE],
+        })
+    }
+
     /// The account page.
     pub async fn view(&self, principal: &Principal) -> Result<AccountView, AccountError> {
         let now = self.clock.now_ms();
@@ -696,25 +715,58 @@ impl Accounts {
             .await?;
         tx.commit().await?;
         // The removed address hears of it too.
-        self.notify(&notify, AccountEvent::Removed(kind.as_str()))
+        self.notify(&notify, &AccountEvent::Removed(kind.as_str()).notice())
             .await;
         Ok(())
     }
 
     async fn emit(&self, user_id: &str, event: AccountEvent) {
         tracing::info!(user = %user_id, event = event.name(), method = event.method(), "account changed");
-        match self.users.emails(user_id, self.clock.now_ms()).await {
-            Ok(to) => self.notify(&to, event).await,
-            Err(e) => tracing::warn!(error = %e, "account notice: addresses unreadable"),
-        }
+        self.tell(user_id, &event.notice()).await;
     }
 
-    async fn notify(&self, to: &[String], event: AccountEvent) {
-        let (subject, body) = event.notice();
-        for address in to {
-            if let Err(e) = self.mailer.send_notice(address, &subject, &body).await {
-                tracing::warn!(error = %e, "account notice not delivered");
+    /// Tells every channel of the account (each address by mail, each number by SMS when SMS
+    /// is on). Best effort: a channel that fails is logged and the others still hear of it.
+    /// Returns how many messages were handed over.
+    pub async fn tell(&self, user_id: &str, notice: &Notice) -> usize {
+        let now = self.clock.now_ms();
+        let mut sent = match self.users.emails(user_id, now).await {
+            Ok(to) => self.notify(&to, notice).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "account notice: addresses unreadable");
+                0
+            }
+        };
+        if let Some(sms) = &self.sms {
+            match self.users.phones(user_id, now).await {
+                Ok(numbers) => {
+                    for number in numbers {
+                        match sms.send_notice(&number, &notice.sms).await {
+                            Ok(()) => sent += 1,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "account notice not delivered by SMS")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "account notice: numbers unreadable"),
             }
         }
+        sent
+    }
+
+    async fn notify(&self, to: &[String], notice: &Notice) -> usize {
+        let mut sent = 0;
+        for address in to {
+            match self
+                .mailer
+                .send_notice(address, &notice.subject, &notice.body)
+                .await
+            {
+                Ok(()) => sent += 1,
+                Err(e) => tracing::warn!(error = %e, "account notice not delivered"),
+            }
+        }
+        sent
     }
 }

@@ -52,6 +52,7 @@ use crate::app::AppState;
         (name = "sessions", description = "Bearer sessions"),
         (name = "account", description = "The account's sign-in methods"),
         (name = "wallets", description = "Wallets"),
+        (name = "recovery", description = "Recovery secret, Backup Kits and export"),
         (name = "ceremonies", description = "Keygen, signing and refresh over a WebSocket"),
         (name = "ops", description = "Liveness, readiness and metrics"),
     )
@@ -117,7 +118,8 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::server_key))
         .merge(crate::account::http::routes())
-        .merge(crate::sms::http::routes());
+        .merge(crate::sms::http::routes())
+        .merge(crate::recovery::http::routes());
     if metrics_on_api {
         api = api.routes(routes!(ops::metrics));
     }

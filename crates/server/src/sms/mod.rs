@@ -80,6 +80,13 @@ pub struct PhoneOtp {
     users: Users,
 }
 
+impl PhoneOtp {
+    /// Sends a notice (no secret in it) to a number of the account.
+    pub async fn send_notice(&self, to: &str, text: &str) -> Result<(), SmsError> {
+        self.sender.send_notice(to, text).await
+    }
+}
+
 impl std::fmt::Debug for PhoneOtp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PhoneOtp")

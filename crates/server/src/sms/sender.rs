@@ -28,6 +28,10 @@ pub enum SmsError {
 pub trait SmsSender: Send + Sync {
     /// Hands `code` over for delivery to `to` (E.164). Errors never contain the code.
     async fn send_code(&self, to: &str, code: &LoginCode) -> Result<(), SmsError>;
+
+    /// Tells `to` that something happened to the account (a method changed, a Backup Kit was
+    /// issued, a recovery began). `text` holds no secret.
+    async fn send_notice(&self, to: &str, text: &str) -> Result<(), SmsError>;
 }
 
 /// The text of the message. Short enough for one GSM-7 segment.
@@ -92,9 +96,24 @@ impl SmsOutbox {
 impl SmsSender for SmsOutbox {
     async fn send_code(&self, to: &str, code: &LoginCode) -> Result<(), SmsError> {
         let at = self.clock.now_ms();
-        let mut line = Zeroizing::new(
+        let line = Zeroizing::new(
             serde_json::json!({ "to": to, "code": code.expose(), "at": at }).to_string(),
         );
+        self.append(line).await?;
+        tracing::info!(target: "tandem::outbox", "development SMS outbox: code written");
+        Ok(())
+    }
+
+    async fn send_notice(&self, to: &str, text: &str) -> Result<(), SmsError> {
+        let at = self.clock.now_ms();
+        let line =
+            Zeroizing::new(serde_json::json!({ "to": to, "notice": text, "at": at }).to_string());
+        self.append(line).await
+    }
+}
+
+impl SmsOutbox {
+    async fn append(&self, mut line: Zeroizing<String>) -> Result<(), SmsError> {
         line.push('\n');
         let _guard = self.write.lock().await;
         if let Some(dir) = self.path.parent()
@@ -115,7 +134,6 @@ impl SmsSender for SmsOutbox {
             .await
             .map_err(SmsError::Outbox)?;
         file.flush().await.map_err(SmsError::Outbox)?;
-        tracing::info!(target: "tandem::outbox", "development SMS outbox: code written");
         Ok(())
     }
 }

@@ -56,7 +56,7 @@ impl SmppSender {
         }
     }
 
-    async fn deliver(&self, to: &str, code: &LoginCode) -> Result<(), SmsError> {
+    async fn deliver(&self, to: &str, text: &str) -> Result<(), SmsError> {
         let stream = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| SmsError::Gateway(format!("connect: {e}")))?;
@@ -81,7 +81,6 @@ impl SmppSender {
         } else {
             (Ton::Alphanumeric, Npi::Unknown)
         };
-        let text = message(code, self.ttl_minutes);
         let short_message = OctetString::from_slice(text.as_bytes())
             .map_err(|_| SmsError::Gateway("message too long".into()))?;
         let submit = SubmitSm::builder()
@@ -143,7 +142,14 @@ async fn exchange(conn: &mut Conn, sequence: u32, pdu: Pdu, what: &str) -> Resul
 #[async_trait]
 impl SmsSender for SmppSender {
     async fn send_code(&self, to: &str, code: &LoginCode) -> Result<(), SmsError> {
-        tokio::time::timeout(self.timeout, self.deliver(to, code))
+        let text = message(code, self.ttl_minutes);
+        tokio::time::timeout(self.timeout, self.deliver(to, &text))
+            .await
+            .map_err(|_| SmsError::Timeout)?
+    }
+
+    async fn send_notice(&self, to: &str, text: &str) -> Result<(), SmsError> {
+        tokio::time::timeout(self.timeout, self.deliver(to, text))
             .await
             .map_err(|_| SmsError::Timeout)?
     }

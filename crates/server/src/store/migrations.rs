@@ -66,6 +66,8 @@ const MODULES: &[&[Step]] = &[
     crate::credentials::MIGRATIONS,
     crate::account::MIGRATIONS,
     crate::sms::MIGRATIONS,
+    crate::recovery::MIGRATIONS,
+    crate::wallets::MIGRATIONS,
 ];
 
 /// Every step, in version order.

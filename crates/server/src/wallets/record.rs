@@ -13,6 +13,8 @@ pub struct WalletRecord {
     /// When the wallet was frozen (set while `status` is frozen).
     pub frozen_at: Option<i64>,
     pub created_at: i64,
+    /// When the whole key was last exported (Unix ms).
+    pub exported_at: Option<i64>,
 }
 
 impl WalletRecord {
@@ -25,6 +27,7 @@ impl WalletRecord {
             epoch: self.epoch,
             status: self.status,
             created_at: self.created_at,
+            exported_at: self.exported_at,
         }
     }
 }

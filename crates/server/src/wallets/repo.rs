@@ -47,10 +47,11 @@ const SEAL_ATTEMPTS: usize = 3;
 /// The `address` column is written at keygen for people reading the database, and never
 /// read back: the address is derived from `public_key` in [`decode`], so a rewritten column
 /// changes nothing anyone is shown.
-const COLUMNS: &str = "id, user_id, chain, public_key, epoch, status, frozen_at, created_at";
+const COLUMNS: &str =
+    "id, user_id, chain, public_key, epoch, status, frozen_at, created_at, exported_at";
 /// [`COLUMNS`] of the wallets table aliased `w`, for joins.
 const W_COLUMNS: &str = "w.id, w.user_id, w.chain, w.public_key, w.epoch, w.status, \
-     w.frozen_at, w.created_at";
+     w.frozen_at, w.created_at, w.exported_at";
 
 /// A wallet's current server share as read with it, still sealed.
 pub struct CurrentShare {
@@ -170,6 +171,7 @@ impl Wallets {
                 status: WalletStatus::Active,
                 frozen_at: None,
                 created_at: now,
+                exported_at: None,
             });
         }
         Err(WalletError::Conflict)
@@ -228,6 +230,30 @@ impl Wallets {
         }
         let sealed = share.sealed.ok_or(WalletError::MissingShare)?;
         shares::open(&self.vault, &wallet.id, epoch, &sealed)
+    }
+
+    /// The wallet `id` of `user_id` and its current server share, opened: what a Backup Kit
+    /// or an export seals to the user. Refused for a frozen wallet (its share may be known to
+    /// a cheating device; only the complete refresh that unfreezes it may use it).
+    pub async fn open_current(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> Result<(WalletRecord, Zeroizing<Vec<u8>>), WalletError> {
+        let (wallet, share) = self.get_for_ceremony(user_id, id).await?;
+        let epoch = wallet.epoch;
+        let opened = self.open_share(&wallet, share, epoch, Access::Active)?;
+        Ok((wallet, opened))
+    }
+
+    /// Records that the whole key of `id` left the 2-of-2 (an online export).
+    pub async fn mark_exported(&self, id: &str) -> Result<(), WalletError> {
+        sqlx::query("UPDATE wallets SET exported_at = $1 WHERE id = $2")
+            .bind(self.clock.now_ms())
+            .bind(id)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
     }
 
     /// Opens a refresh of `wallet` at its current epoch: bumps the wallet's version and deletes
@@ -593,5 +619,6 @@ fn decode(row: &AnyRow) -> Result<WalletRecord, WalletError> {
         status: parse_status(&status),
         frozen_at: row.try_get("frozen_at")?,
         created_at: row.try_get("created_at")?,
+        exported_at: row.try_get("exported_at")?,
     })
 }

@@ -1,8 +1,14 @@
-//! Runs a device ceremony and a server ceremony against each other in memory.
+//! Runs a device ceremony and a server ceremony against each other in memory: offline
+//! signing, where the device holds both shares (its own and the server's from a Backup Kit)
+//! and still never combines them into the key, and the tests.
 
 use crate::ceremony::{Ceremony, Progress};
+use crate::context::SessionContext;
 use crate::error::Error;
+use crate::protocol::{Operation, Protocol};
 use crate::role::Role;
+use crate::scheme::Scheme;
+use crate::share::KeyShare;
 
 /// A started pair: each ceremony with its round-1 frame.
 pub type Pair<D, S> = ((D, Vec<u8>), (S, Vec<u8>));
@@ -56,4 +62,45 @@ pub fn run_pair<D: Ceremony, S: Ceremony>(
             Error::aborted("ceremony ended without output"),
         )),
     }
+}
+
+/// Signs with both shares in this process, as the device does offline with the server's share
+/// from a Backup Kit: the two parties still run the protocol, so the private key is never
+/// assembled. Both shares must be of one wallet and epoch; the signature is verified before it
+/// is returned (as [`Scheme::verify`] does for the server).
+pub fn sign<S: Scheme>(
+    device: &KeyShare<S>,
+    server: &KeyShare<S>,
+    message: &S::Message,
+) -> Result<S::Signature, Error> {
+    if device.role() != Role::Device || server.role() != Role::Server {
+        return Err(Error::InvalidInput(
+            "local signing needs the device's and the server's share",
+        ));
+    }
+    if device.wallet() != server.wallet()
+        || device.epoch() != server.epoch()
+        || device.public_key() != server.public_key()
+    {
+        return Err(Error::InvalidInput(
+            "the shares belong to different wallets or epochs",
+        ));
+    }
+    let ctx = SessionContext::fresh(
+        Protocol::for_op(S::ID, Operation::Sign),
+        device.wallet().clone(),
+        device.epoch(),
+    )?;
+    let pair = (
+        S::sign(device, ctx.clone(), message)?,
+        S::sign(server, ctx, message)?,
+    );
+    let (ours, theirs, _) = run_pair(pair).map_err(|(_, e)| e)?;
+    if ours != theirs {
+        return Err(Error::aborted(
+            "the two parties finished with different signatures",
+        ));
+    }
+    S::verify(device.public_key(), message, &ours)?;
+    Ok(ours)
 }

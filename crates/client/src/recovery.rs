@@ -1,0 +1,364 @@
+//! The device's side of the exits (DESIGN.md §6): the recovery secret, Backup Kits, online
+//! export, and signing or exporting offline with a kit and no server at all.
+//!
+//! The recovery secret is made here and only its public derivations go to the server. A kit
+//! is checked against this device's share when it arrives, and the share of its epoch is kept
+//! beside the current one for as long as it is the newest kit saved (see
+//! [`ShareStore::keep_for_kit`]), so later refreshes never leave the user holding a kit that
+//! pairs with nothing. An export's server share arrives sealed to a one-use key made for it.
+
+use core::fmt;
+
+use base64::Engine as _;
+use reqwest::Method;
+use tandem_mpc::ecdsa::Secp256k1;
+use tandem_mpc::ed25519::Ed25519;
+use tandem_mpc::{ExportedShare, KeyShare, SchemeId};
+use tandem_proto::prepare::prepare;
+use tandem_proto::recovery::{
+    BackupKitResponse, ExportRequest, ExportResponse, RecoveryKeyRequest, RecoveryStatus,
+};
+use tandem_proto::scheme::ChainScheme;
+use tandem_proto::sign::{SignPayload, SignResult};
+use tandem_proto::wallet::Chain;
+use tandem_recovery::transfer::{self, Purpose, TransferKey};
+pub use tandem_recovery::{BackupKit, KitError, RecoveryKeys, RecoverySecret, SecretError};
+use zeroize::Zeroizing;
+
+use crate::api::ApiClient;
+use crate::device::Device;
+use crate::error::ClientError;
+use crate::store::ShareStore;
+
+impl ApiClient {
+    /// `GET /v1/recovery`.
+    pub async fn recovery_status(&self) -> Result<RecoveryStatus, ClientError> {
+        self.call::<(), _>(Method::GET, "/v1/recovery", None).await
+    }
+
+    /// `PUT /v1/recovery` (step-up): registers the public halves of a recovery secret.
+    pub async fn set_recovery(&self, keys: &RecoveryKeys) -> Result<RecoveryStatus, ClientError> {
+        let body = RecoveryKeyRequest {
+            public_key: hex::encode(keys.public_key()),
+            verifier_hash: hex::encode(keys.verifier_hash()),
+        };
+        self.call(Method::PUT, "/v1/recovery", Some(&body)).await
+    }
+
+    /// `POST /v1/wallets/{id}/backup-kit` (step-up, plus TOTP when enrolled), unchecked:
+    /// prefer [`Device::backup_kit`], which checks it and keeps the share it pairs with.
+    pub async fn backup_kit(&self, wallet_id: &str) -> Result<BackupKitResponse, ClientError> {
+        crate::wallet_id::WalletId::parse(wallet_id)?;
+        self.call::<(), _>(
+            Method::POST,
+            &format!("/v1/wallets/{wallet_id}/backup-kit"),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/wallets/{id}/export` (step-up, plus TOTP when enrolled): the server's share
+    /// sealed to `public_key`. Prefer [`Device::export_key`].
+    pub async fn export_share(
+        &self,
+        wallet_id: &str,
+        public_key: [u8; 32],
+    ) -> Result<ExportResponse, ClientError> {
+        crate::wallet_id::WalletId::parse(wallet_id)?;
+        let body = ExportRequest {
+            public_key: hex::encode(public_key),
+        };
+        self.call(
+            Method::POST,
+            &format!("/v1/wallets/{wallet_id}/export"),
+            Some(&body),
+        )
+        .await
+    }
+}
+
+/// A Backup Kit this device checked and can sign with (offline, with the recovery secret).
+#[derive(Debug, Clone)]
+pub struct SavedKit {
+    /// The wallet it belongs to.
+    pub wallet_id: String,
+    /// The epoch of the sealed server share (this device keeps its share of it).
+    pub epoch: u64,
+    /// Which recovery secret opens it (printed on the kit).
+    pub recovery_key_id: String,
+    /// A suggested file name.
+    pub file_name: String,
+    /// The file's text: save it as is.
+    pub text: String,
+}
+
+/// A whole private key, on this device only.
+pub enum ExportedKey {
+    /// The secp256k1 scalar (32 bytes, big-endian): any EVM wallet imports it.
+    Evm {
+        /// The private key.
+        secret: Zeroizing<[u8; 32]>,
+        /// Compressed SEC1.
+        public_key: Vec<u8>,
+        /// EIP-55.
+        address: String,
+    },
+    /// The Ed25519 key as `scalar || nonce prefix` (64 bytes, the expanded-key layout). A key
+    /// made by distributed key generation never had an RFC 8032 seed, so wallets that import
+    /// only seeds or 64-byte `seed || public key` keypairs (Phantom, Solflare, solana-keygen)
+    /// cannot take it; libraries that sign with an expanded key can.
+    Solana {
+        /// `scalar || nonce prefix`.
+        expanded: Zeroizing<[u8; 64]>,
+        /// The 32-byte Ed25519 public key.
+        public_key: Vec<u8>,
+        /// Base58.
+        address: String,
+    },
+}
+
+impl ExportedKey {
+    /// The chain the key is for.
+    pub fn chain(&self) -> Chain {
+        match self {
+            ExportedKey::Evm { .. } => Chain::Evm,
+            ExportedKey::Solana { .. } => Chain::Solana,
+        }
+    }
+
+    /// The wallet's address, derived from the exported key's public key.
+    pub fn address(&self) -> &str {
+        match self {
+            ExportedKey::Evm { address, .. } | ExportedKey::Solana { address, .. } => address,
+        }
+    }
+
+    /// The public key the secret belongs to (checked when combined).
+    pub fn public_key(&self) -> &[u8] {
+        match self {
+            ExportedKey::Evm { public_key, .. } | ExportedKey::Solana { public_key, .. } => {
+                public_key
+            }
+        }
+    }
+
+    /// The secret as hex (`0x`-prefixed for EVM, as wallets expect).
+    pub fn secret_hex(&self) -> Zeroizing<String> {
+        match self {
+            ExportedKey::Evm { secret, .. } => {
+                Zeroizing::new(format!("0x{}", hex::encode(secret.as_slice())))
+            }
+            ExportedKey::Solana { expanded, .. } => {
+                Zeroizing::new(hex::encode(expanded.as_slice()))
+            }
+        }
+    }
+
+    fn from_evm(key: tandem_mpc::SecretKey<Secp256k1>) -> Result<ExportedKey, ClientError> {
+        Ok(ExportedKey::Evm {
+            secret: Zeroizing::new(*key.as_bytes()),
+            address: Secp256k1::address(key.public_key())?,
+            public_key: key.public_key().to_vec(),
+        })
+    }
+
+    fn from_solana(key: tandem_mpc::SecretKey<Ed25519>) -> Result<ExportedKey, ClientError> {
+        Ok(ExportedKey::Solana {
+            expanded: key.ed25519_expanded(),
+            address: Ed25519::address(key.public_key())?,
+            public_key: key.public_key().to_vec(),
+        })
+    }
+}
+
+impl fmt::Debug for ExportedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportedKey")
+            .field("chain", &self.chain())
+            .field("address", &self.address())
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+fn kit_error(e: KitError) -> ClientError {
+    ClientError::Local(format!("Backup Kit: {e}"))
+}
+
+impl Device {
+    /// Sets up (or replaces) the account's recovery secret: registers what `secret` derives.
+    /// Make the secret with [`RecoverySecret::generate`], show it, and have the user confirm
+    /// it before calling this.
+    pub async fn set_recovery(
+        &self,
+        secret: &RecoverySecret,
+    ) -> Result<RecoveryStatus, ClientError> {
+        self.api().set_recovery(&secret.keys()).await
+    }
+
+    /// Fetches the wallet's Backup Kit, checks that it is this wallet's and pairs with this
+    /// device's share, and keeps that share for it. Save [`SavedKit::text`] as a file.
+    pub async fn backup_kit(&self, wallet_id: &str) -> Result<SavedKit, ClientError> {
+        let (epoch, public_key) = self.current_share_key(wallet_id)?;
+        let response = self.api().backup_kit(wallet_id).await?;
+        let kit = BackupKit::from_text(&response.kit).map_err(kit_error)?;
+        if kit.wallet() != wallet_id || kit.public_key() != public_key.as_slice() {
+            return Err(ClientError::Protocol(
+                "the server sent a Backup Kit of another wallet or key".into(),
+            ));
+        }
+        if kit.epoch() != epoch {
+            return Err(ClientError::Local(format!(
+                "the server sealed epoch {} and this device is at epoch {epoch}; sign or \
+                 refresh once to settle, then take the kit again",
+                kit.epoch()
+            )));
+        }
+        self.store().keep_for_kit(wallet_id, epoch)?;
+        Ok(SavedKit {
+            wallet_id: wallet_id.to_owned(),
+            epoch,
+            recovery_key_id: kit.recovery_key_id(),
+            file_name: response.file_name,
+            text: response.kit,
+        })
+    }
+
+    /// Exports the wallet's whole private key to this device: the server's share arrives
+    /// sealed to a key made for this request, and is combined here. The server marks the
+    /// wallet as exported.
+    pub async fn export_key(&self, wallet_id: &str) -> Result<ExportedKey, ClientError> {
+        let (epoch, _) = self.current_share_key(wallet_id)?;
+        let key = TransferKey::generate().map_err(|e| ClientError::Local(e.to_string()))?;
+        let response = self.api().export_share(wallet_id, key.public_key()).await?;
+        if response.wallet_id != wallet_id || response.epoch != epoch {
+            return Err(ClientError::Local(format!(
+                "the server released epoch {} and this device is at epoch {epoch}; sign or \
+                 refresh once to settle, then export again",
+                response.epoch
+            )));
+        }
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(response.sealed_share.as_bytes())
+            .map_err(|_| ClientError::Protocol("the sealed share is not base64".into()))?;
+        let plain = key
+            .open(
+                Purpose::Export,
+                &transfer::context(wallet_id, epoch),
+                &sealed,
+            )
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (_, device) = self
+            .store()
+            .current(wallet_id)?
+            .ok_or_else(|| ClientError::NoShare(wallet_id.to_owned()))?;
+        combine(&device, &plain)
+    }
+
+    fn current_share_key(&self, wallet_id: &str) -> Result<(u64, Vec<u8>), ClientError> {
+        let (epoch, bytes) = self
+            .store()
+            .current(wallet_id)?
+            .ok_or_else(|| ClientError::NoShare(wallet_id.to_owned()))?;
+        let public_key = match KeyShare::<Secp256k1>::from_bytes(&bytes) {
+            Ok(s) => s.public_key().to_vec(),
+            Err(_) => KeyShare::<Ed25519>::from_bytes(&bytes)?
+                .public_key()
+                .to_vec(),
+        };
+        Ok((epoch, public_key))
+    }
+}
+
+/// Combines a device share with the server's exported share (either scheme).
+fn combine(device: &[u8], server: &[u8]) -> Result<ExportedKey, ClientError> {
+    if let Ok(device) = KeyShare::<Secp256k1>::from_bytes(device) {
+        let server = ExportedShare::<Secp256k1>::from_bytes(server)?;
+        return ExportedKey::from_evm(tandem_mpc::export(&device, server)?);
+    }
+    let device = KeyShare::<Ed25519>::from_bytes(device)?;
+    let server = ExportedShare::<Ed25519>::from_bytes(server)?;
+    ExportedKey::from_solana(tandem_mpc::export(&device, server)?)
+}
+
+/// With a Backup Kit, the recovery secret and this device's share store: no server at all.
+pub mod offline {
+    use super::*;
+
+    /// The device share the kit pairs with: the copy kept when the kit was saved, or a share
+    /// of the kit's epoch still current or staged.
+    fn paired_share(
+        store: &ShareStore,
+        kit: &BackupKit,
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        if let Some((epoch, share)) = store.kit_share(kit.wallet())?
+            && epoch == kit.epoch()
+        {
+            return Ok(share);
+        }
+        match store.get(kit.wallet(), kit.epoch()) {
+            Ok(share) => Ok(share),
+            Err(crate::store::StoreError::NotFound) => Err(ClientError::Local(format!(
+                "this device has no share of wallet {} at epoch {} to pair with this kit; use \
+                 the kit saved last on this device",
+                kit.wallet(),
+                kit.epoch()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Signs `payload` with the kit's server share and this device's share, both parties
+    /// running here (the key is never assembled). Returns what an online signature returns.
+    pub fn sign(
+        store: &ShareStore,
+        kit: &BackupKit,
+        secret: &RecoverySecret,
+        payload: &SignPayload,
+    ) -> Result<SignResult, ClientError> {
+        let device = paired_share(store, kit)?;
+        let keys = secret.keys();
+        match kit.scheme() {
+            SchemeId::Secp256k1 => sign_with::<Secp256k1>(&device, kit, &keys, payload),
+            SchemeId::Ed25519 => sign_with::<Ed25519>(&device, kit, &keys, payload),
+        }
+    }
+
+    fn sign_with<S: ChainScheme>(
+        device: &[u8],
+        kit: &BackupKit,
+        keys: &RecoveryKeys,
+        payload: &SignPayload,
+    ) -> Result<SignResult, ClientError> {
+        let device = KeyShare::<S>::from_bytes(device)?;
+        let server = kit.open::<S>(keys).map_err(kit_error)?;
+        let prepared = prepare(payload, S::CHAIN, device.public_key())?;
+        let message = S::message(prepared.signing_input())?;
+        let signature = tandem_mpc::local::sign(&device, &server, message)?;
+        Ok(S::finish(&prepared, &signature)?)
+    }
+
+    /// The wallet's whole private key from the kit and this device's share.
+    pub fn export(
+        store: &ShareStore,
+        kit: &BackupKit,
+        secret: &RecoverySecret,
+    ) -> Result<ExportedKey, ClientError> {
+        let device = paired_share(store, kit)?;
+        let keys = secret.keys();
+        match kit.scheme() {
+            SchemeId::Secp256k1 => {
+                let device = KeyShare::<Secp256k1>::from_bytes(&device)?;
+                let server = kit.open::<Secp256k1>(&keys).map_err(kit_error)?;
+                let server = ExportedShare::from_server_share(server)?;
+                ExportedKey::from_evm(tandem_mpc::export(&device, server)?)
+            }
+            SchemeId::Ed25519 => {
+                let device = KeyShare::<Ed25519>::from_bytes(&device)?;
+                let server = kit.open::<Ed25519>(&keys).map_err(kit_error)?;
+                let server = ExportedShare::from_server_share(server)?;
+                ExportedKey::from_solana(tandem_mpc::export(&device, server)?)
+            }
+        }
+    }
+}
