@@ -676,7 +676,7 @@ async fn backup_kit_flow(backend: Backend) {
     let other_secret = path("other.txt");
     std::fs::write(
         &other_secret,
-        "0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-REKN",
+        "0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-FYRE",
     )
     .unwrap();
     fails_with(

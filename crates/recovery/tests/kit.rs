@@ -11,7 +11,7 @@ use tandem_mpc::local::{run_pair, sign};
 use tandem_mpc::{KeyShare, Operation, Protocol, Role, Scheme, SessionContext, WalletId};
 use tandem_recovery::{BackupKit, KitError, KitLabels, RecoverySecret};
 
-const GOLDEN_SECRET: &str = "0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-REKN";
+const GOLDEN_SECRET: &str = "0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-FYRE";
 
 fn keygen<S: Scheme>(wallet: &str) -> (KeyShare<S>, KeyShare<S>) {
     let ctx = SessionContext::fresh(
