@@ -333,8 +333,26 @@ pub enum RecoveryCommand {
         #[arg(long)]
         secret_file: Option<PathBuf>,
     },
-    /// Show whether a recovery secret is set up, and which.
+    /// Show whether a recovery secret is set up, the escrows the server holds, and the
+    /// newest recovery request.
     Status,
+    /// On a new device, after losing every other: open a recovery of the account (needs a
+    /// sign-in, the recovery secret, and a TOTP code when the account has TOTP). It completes
+    /// after the waiting period (48 hours by default) unless cancelled.
+    Start {
+        /// Read the recovery secret from this file (else it is asked for).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
+    /// Cancel the recovery under way (from any signed-in device of the account).
+    Cancel,
+    /// After the waiting period: take the wallets over on this device. Every other session
+    /// ends, and each wallet's shares are renewed at once, so the lost devices' shares die.
+    Complete {
+        /// Read the recovery secret from this file (else it is asked for).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -796,3 +796,129 @@ async fn backup_kit_flow(backend: Backend) {
 async fn backup_kits_sign_offline_after_refreshes_and_export_derives_the_address() {
     each_backend(backup_kit_flow).await;
 }
+
+// Issue 13: recovery after losing every device: the 48-hour request, cancel, complete.
+
+async fn recovery_flow(backend: Backend) {
+    use common::server::T0;
+    const HOUR: i64 = 60 * 60 * 1000;
+    let server = Server::start(&backend);
+    server.set_time(T0);
+    let email = unique_email("lost");
+    // The first device: a wallet, a recovery secret (escrows follow), a signature.
+    let lost = Cli::new(&server);
+    lost.login(&server, &email);
+    let evm = lost.json(&["wallet", "create", "--chain", "evm"]);
+    let evm_id = id(&evm);
+    let evm_addr = evm["address"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret.txt");
+    let secret_file = secret_file.to_str().unwrap();
+    lost.json(&["recovery", "setup", "--secret-file", secret_file]);
+    let status = lost.json(&["recovery", "status"]);
+    assert_eq!(
+        status["escrows"][0]["wallet_id"],
+        evm_id.as_str(),
+        "{status}"
+    );
+    assert_eq!(status["escrows"][0]["epoch"], 0);
+    // A refresh moves the escrow on with the share.
+    lost.json(&["wallet", "refresh", &evm_id]);
+    let status = lost.json(&["recovery", "status"]);
+    assert_eq!(status["escrows"][0]["epoch"], 1, "{status}");
+    let lost_token = lost.token();
+
+    // A new device, every old one lost: a login method and the secret open a request.
+    let found = Cli::new(&server);
+    found.login(&server, &email);
+    let wrong = dir.path().join("wrong.txt");
+    std::fs::write(
+        &wrong,
+        "0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-E1R7-0W3G-FYRE",
+    )
+    .unwrap();
+    fails_with(
+        &found.run(&[
+            "recovery",
+            "start",
+            "--secret-file",
+            wrong.to_str().unwrap(),
+        ]),
+        "invalid_credentials",
+    );
+    let request = found.json(&["recovery", "start", "--secret-file", secret_file]);
+    assert_eq!(request["state"], "pending");
+    assert_eq!(request["not_before"], T0 + 48 * HOUR);
+    let outbox = std::fs::read_to_string(server.data_dir.join("dev-outbox.jsonl")).unwrap();
+    assert!(
+        outbox.contains("a recovery of your account was started"),
+        "{outbox}"
+    );
+    // One at a time; a second is refused and told (bar R6).
+    fails_with(
+        &found.run(&["recovery", "start", "--secret-file", secret_file]),
+        "recovery_pending",
+    );
+
+    // Cancelled from the old device ten hours in: completion is refused at 48 hours (R2).
+    server.set_time(T0 + 10 * HOUR);
+    lost.login(&server, &email);
+    assert_eq!(lost.json(&["recovery", "cancel"])["state"], "cancelled");
+    server.set_time(T0 + 48 * HOUR);
+    found.login(&server, &email);
+    fails_with(
+        &found.run(&["recovery", "complete", "--secret-file", secret_file]),
+        "not_found",
+    );
+
+    // Again, and this time nobody cancels: one second early is refused, on time it completes
+    // (bar R1), exactly once.
+    let t1 = T0 + 48 * HOUR;
+    let request = found.json(&["recovery", "start", "--secret-file", secret_file]);
+    assert_eq!(request["not_before"], t1 + 48 * HOUR);
+    server.set_time(t1 + 48 * HOUR - 1000);
+    found.login(&server, &email);
+    fails_with(
+        &found.run(&["recovery", "complete", "--secret-file", secret_file]),
+        "recovery_not_yet",
+    );
+    // The timer survives a restart.
+    let server = server.restart_same_address(&backend);
+    server.set_time(t1 + 48 * HOUR);
+    let old_token = lost.token();
+    let done = found.json(&["recovery", "complete", "--secret-file", secret_file]);
+    assert_eq!(done["request"]["state"], "completed");
+    assert_eq!(done["wallets"][0]["id"], evm_id.as_str());
+    assert_eq!(
+        done["wallets"][0]["epoch"], 2,
+        "a complete refresh ran: {done}"
+    );
+    assert_eq!(done["wallets"][0]["address"], evm_addr.as_str());
+
+    // The recovered device signs; the signature recovers to the same address.
+    let r = found.json(&["sign", "message", "--wallet", &evm_id, "recovered"]);
+    assert_eq!(
+        recover_personal(b"recovered", r["signature"].as_str().unwrap()).to_checksum(None),
+        evm_addr
+    );
+    // Every old session is over (bar R5) ...
+    let http = common::http::Http::new(&server);
+    for token in [&old_token, &lost_token] {
+        let r = http.get("/v1/wallets", Some(token)).await;
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    // ... and the lost device's share no longer signs, even with a fresh login.
+    lost.login(&server, &email);
+    let out = lost.run(&["--json", "sign", "message", "--wallet", &evm_id, "thief"]);
+    assert!(!out.status.success(), "the old share still signs");
+    // A second completion finds nothing to complete.
+    fails_with(
+        &found.run(&["recovery", "complete", "--secret-file", secret_file]),
+        "not_found",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recovery_waits_48_hours_can_be_cancelled_and_completes_once() {
+    each_backend(recovery_flow).await;
+}

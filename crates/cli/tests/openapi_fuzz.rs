@@ -194,6 +194,20 @@ include-path = "/v1/wallets/{{id}}/export"
 parameters = {{ id = "{wallet_id}" }}
 checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
 
+# An escrow is a sealed share of this wallet at its epoch: random bytes are not one (400), and
+# none is taken before a recovery key exists (409).
+[[operations]]
+include-path = "/v1/wallets/{{id}}/escrow"
+parameters = {{ id = "{wallet_id}" }}
+checks.positive_data_acceptance.expected-statuses = [200, 400, 409]
+
+# Recovery requests: a well-formed verifier that is not the secret's is 401; without a recovery
+# key 409; nothing pending to cancel or complete is 404; there is no request to show until one
+# was started.
+[[operations]]
+include-path-regex = "^/v1/recovery/requests(/(cancel|complete|current))?$"
+checks.positive_data_acceptance.expected-statuses = [200, 401, 403, 404, 409, 429]
+
 # A new password or PIN has rules the schema cannot say: not a common password, 15 characters
 # without a second factor, no repeated digit or run.
 [[operations]]

@@ -158,6 +158,7 @@ impl Device {
                     .0
             }
         };
+        self.escrow_after_ceremony().await;
         Ok(wallet)
     }
 
@@ -276,6 +277,7 @@ impl Device {
             self.store.unlock_wallet(wallet_id)?;
         }
         self.verify(&wallet)?;
+        self.escrow_after_ceremony().await;
         Ok(wallet)
     }
 

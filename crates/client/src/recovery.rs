@@ -16,13 +16,14 @@ use tandem_mpc::ed25519::Ed25519;
 use tandem_mpc::{ExportedShare, KeyShare, SchemeId};
 use tandem_proto::prepare::prepare;
 use tandem_proto::recovery::{
-    BackupKitResponse, ExportRequest, ExportResponse, RecoveryKeyRequest, RecoveryStatus,
+    BackupKitResponse, EscrowInfo, EscrowRequest, ExportRequest, ExportResponse, RecoveryCompleted,
+    RecoveryKeyRequest, RecoveryProof, RecoveryRequestInfo, RecoveryStatus,
 };
 use tandem_proto::scheme::ChainScheme;
 use tandem_proto::sign::{SignPayload, SignResult};
 use tandem_proto::wallet::Chain;
 use tandem_recovery::transfer::{self, Purpose, TransferKey};
-pub use tandem_recovery::{BackupKit, KitError, RecoveryKeys, RecoverySecret, SecretError};
+pub use tandem_recovery::{BackupKit, Escrow, KitError, RecoveryKeys, RecoverySecret, SecretError};
 use zeroize::Zeroizing;
 
 use crate::api::ApiClient;
@@ -186,14 +187,24 @@ fn kit_error(e: KitError) -> ClientError {
 }
 
 impl Device {
-    /// Sets up (or replaces) the account's recovery secret: registers what `secret` derives.
-    /// Make the secret with [`RecoverySecret::generate`], show it, and have the user confirm
-    /// it before calling this.
+    /// Sets up (or replaces) the account's recovery secret: registers what `secret` derives,
+    /// then escrows this device's shares under it. Make the secret with
+    /// [`RecoverySecret::generate`], show it, and have the user confirm it before calling this.
     pub async fn set_recovery(
         &self,
         secret: &RecoverySecret,
     ) -> Result<RecoveryStatus, ClientError> {
-        self.api().set_recovery(&secret.keys()).await
+        self.api().set_recovery(&secret.keys()).await?;
+        self.sync_escrows().await?;
+        self.api().recovery_status().await
+    }
+
+    /// After a keygen or refresh: the escrow follows the new share. Never fails the ceremony
+    /// (the next one, or [`Device::sync_escrows`], sends what is missing).
+    pub(crate) async fn escrow_after_ceremony(&self) {
+        if let Err(e) = self.sync_escrows().await {
+            tracing::warn!("escrow not updated: {e}");
+        }
     }
 
     /// Fetches the wallet's Backup Kit, checks that it is this wallet's and pairs with this
@@ -279,6 +290,151 @@ fn combine(device: &[u8], server: &[u8]) -> Result<ExportedKey, ClientError> {
     let device = KeyShare::<Ed25519>::from_bytes(device)?;
     let server = ExportedShare::<Ed25519>::from_bytes(server)?;
     ExportedKey::from_solana(tandem_mpc::export(&device, server)?)
+}
+
+impl ApiClient {
+    /// `PUT /v1/wallets/{id}/escrow`.
+    pub async fn put_escrow(
+        &self,
+        wallet_id: &str,
+        sealed: &[u8],
+    ) -> Result<EscrowInfo, ClientError> {
+        crate::wallet_id::WalletId::parse(wallet_id)?;
+        let body = EscrowRequest {
+            sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
+        };
+        self.call(
+            Method::PUT,
+            &format!("/v1/wallets/{wallet_id}/escrow"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `POST /v1/recovery/requests`: opens a recovery on this device.
+    pub async fn recovery_start(
+        &self,
+        keys: &RecoveryKeys,
+    ) -> Result<RecoveryRequestInfo, ClientError> {
+        let body = RecoveryProof {
+            verifier: hex::encode(keys.verifier()),
+        };
+        self.call(Method::POST, "/v1/recovery/requests", Some(&body))
+            .await
+    }
+
+    /// `GET /v1/recovery/requests/current`.
+    pub async fn recovery_request(&self) -> Result<RecoveryRequestInfo, ClientError> {
+        self.call::<(), _>(Method::GET, "/v1/recovery/requests/current", None)
+            .await
+    }
+
+    /// `POST /v1/recovery/requests/cancel`.
+    pub async fn recovery_cancel(&self) -> Result<RecoveryRequestInfo, ClientError> {
+        self.call::<(), _>(Method::POST, "/v1/recovery/requests/cancel", None)
+            .await
+    }
+
+    /// `POST /v1/recovery/requests/complete`. Every session of the account ends; use the
+    /// returned one. Prefer [`Device::recovery_finish`] for what comes next.
+    pub async fn recovery_complete(
+        &self,
+        keys: &RecoveryKeys,
+    ) -> Result<RecoveryCompleted, ClientError> {
+        let body = RecoveryProof {
+            verifier: hex::encode(keys.verifier()),
+        };
+        self.call(Method::POST, "/v1/recovery/requests/complete", Some(&body))
+            .await
+    }
+}
+
+impl Device {
+    /// Makes sure the server holds an escrow of this device's current share of every wallet,
+    /// sealed to the account's current recovery key: sends the ones it lacks or holds of an
+    /// older epoch or key. Does nothing before recovery is set up. Returns the wallets sent.
+    pub async fn sync_escrows(&self) -> Result<Vec<String>, ClientError> {
+        let status = self.api().recovery_status().await?;
+        let Some(key) = status.public_key.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let mut recovery_key = [0u8; 32];
+        hex::decode_to_slice(key, &mut recovery_key)
+            .map_err(|_| ClientError::Protocol("the recovery key is not 32 bytes of hex".into()))?;
+        let version = status.version.unwrap_or(0);
+        let mut sent = Vec::new();
+        for wallet_id in self.store().wallets()? {
+            let Some((epoch, bytes)) = self.store().current(&wallet_id)? else {
+                continue;
+            };
+            let fresh = status
+                .escrows
+                .iter()
+                .any(|e| e.wallet_id == wallet_id && e.epoch == epoch && e.key_version == version);
+            if fresh {
+                continue;
+            }
+            let sealed = match KeyShare::<Secp256k1>::from_bytes(&bytes) {
+                Ok(share) => Escrow::seal(&share, &recovery_key),
+                Err(_) => Escrow::seal(&KeyShare::<Ed25519>::from_bytes(&bytes)?, &recovery_key),
+            }
+            .map_err(kit_error)?;
+            match self.api().put_escrow(&wallet_id, &sealed.to_bytes()).await {
+                Ok(_) => sent.push(wallet_id),
+                // The server moved on (a refresh this device has not settled): the next sync
+                // after it settles sends the right one.
+                Err(e) if e.code() == Some(tandem_proto::ErrorCode::InvalidField) => {
+                    tracing::warn!(wallet = %wallet_id, "escrow refused: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// After [`ApiClient::recovery_complete`]: opens the escrows with the recovery secret,
+    /// stores the shares on this device, and runs a complete refresh of each wallet, which
+    /// unfreezes it and makes the lost device's share useless. `self` must use the session the
+    /// completion returned.
+    pub async fn recovery_finish(
+        &self,
+        secret: &RecoverySecret,
+        escrows: &[tandem_proto::recovery::SealedEscrow],
+    ) -> Result<Vec<tandem_proto::wallet::WalletInfo>, ClientError> {
+        let keys = secret.keys();
+        for e in escrows {
+            let sealed = base64::engine::general_purpose::STANDARD
+                .decode(e.sealed.as_bytes())
+                .map_err(|_| ClientError::Protocol("an escrow is not base64".into()))?;
+            let escrow = Escrow::from_bytes(&sealed).map_err(kit_error)?;
+            if escrow.wallet() != e.wallet_id || escrow.epoch() != e.epoch {
+                return Err(ClientError::Protocol(
+                    "the server labelled an escrow with another wallet or epoch".into(),
+                ));
+            }
+            let bytes = match escrow.scheme() {
+                SchemeId::Secp256k1 => escrow
+                    .open::<Secp256k1>(&keys)
+                    .map_err(kit_error)?
+                    .to_bytes()?,
+                SchemeId::Ed25519 => escrow
+                    .open::<Ed25519>(&keys)
+                    .map_err(kit_error)?
+                    .to_bytes()?,
+            };
+            self.store().put(
+                &e.wallet_id,
+                e.epoch,
+                crate::store::ShareState::Current,
+                &bytes,
+            )?;
+        }
+        let mut wallets = Vec::new();
+        for e in escrows {
+            wallets.push(self.refresh_complete(&e.wallet_id, None).await?);
+        }
+        Ok(wallets)
+    }
 }
 
 /// With a Backup Kit, the recovery secret and this device's share store: no server at all.

@@ -56,6 +56,10 @@ pub enum ErrorCode {
     /// Backup Kits (and, later, recovery) need a recovery secret set up first
     /// (`PUT /v1/recovery`).
     RecoveryNotSetUp,
+    /// A recovery is already under way for the account (the account was told of this try).
+    RecoveryPending,
+    /// The recovery's waiting period has not ended; `retry_after_ms` says how long is left.
+    RecoveryNotYet,
     RateLimited,
     NotFound,
     WalletNotFound,
@@ -122,6 +126,8 @@ impl ErrorCode {
         ErrorCode::LastMethod,
         ErrorCode::CredentialLocked,
         ErrorCode::RecoveryNotSetUp,
+        ErrorCode::RecoveryPending,
+        ErrorCode::RecoveryNotYet,
         ErrorCode::RateLimited,
         ErrorCode::NotFound,
         ErrorCode::WalletNotFound,
@@ -185,7 +191,7 @@ impl ErrorCode {
             Unauthorized | SessionExpired | SessionRevoked | InvalidCredentials
             | SecondFactorRequired => 401,
             StepUpRequired | CredentialLocked => 403,
-            IdentityInUse | LastMethod | RecoveryNotSetUp => 409,
+            IdentityInUse | LastMethod | RecoveryNotSetUp | RecoveryPending | RecoveryNotYet => 409,
             NotFound | WalletNotFound => 404,
             WalletFrozen | Conflict | EpochMismatch | SigningInputMismatch => 409,
             RateLimited | TooManyCeremonies => 429,
@@ -231,6 +237,8 @@ impl ErrorCode {
             LastMethod => "last_method",
             CredentialLocked => "credential_locked",
             RecoveryNotSetUp => "recovery_not_set_up",
+            RecoveryPending => "recovery_pending",
+            RecoveryNotYet => "recovery_not_yet",
             RateLimited => "rate_limited",
             NotFound => "not_found",
             WalletNotFound => "wallet_not_found",

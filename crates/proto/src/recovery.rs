@@ -31,6 +31,12 @@ pub struct RecoveryStatus {
     /// When the secret was last set (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<i64>,
+    /// Hex of the recovery public key (what devices seal escrows to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The escrows the server holds, one per wallet.
+    #[serde(default)]
+    pub escrows: Vec<EscrowInfo>,
 }
 
 /// `POST /v1/wallets/{id}/backup-kit`: the wallet's current server share sealed to the
@@ -66,4 +72,87 @@ pub struct ExportResponse {
     pub epoch: u64,
     /// Base64 of the sealed share (readable only with the device's one-use key).
     pub sealed_share: String,
+}
+
+/// `PUT /v1/wallets/{id}/escrow`: this device's share of the wallet at its current epoch,
+/// sealed to the recovery key (the server cannot open it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EscrowRequest {
+    /// Base64 of the sealed escrow.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1048576))]
+    pub sealed: String,
+}
+
+/// Which epoch of a wallet the server holds an escrow of.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EscrowInfo {
+    pub wallet_id: String,
+    pub epoch: u64,
+    /// The version of the recovery key it is sealed to (see [`RecoveryStatus::version`]).
+    pub key_version: u32,
+}
+
+/// `POST /v1/recovery/requests` and `/complete`: proof of the recovery secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryProof {
+    /// Hex of the verifier the recovery secret derives (32 bytes).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{64}$"))]
+    pub verifier: String,
+}
+
+impl core::fmt::Debug for RecoveryProof {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("RecoveryProof([redacted])")
+    }
+}
+
+/// A recovery request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryRequestInfo {
+    pub id: String,
+    /// `pending`, `cancelled` or `completed`.
+    pub state: String,
+    pub created_at: i64,
+    /// When it may complete (Unix ms).
+    pub not_before: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<i64>,
+}
+
+/// A device share sealed to the recovery key, handed to the recovering device.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SealedEscrow {
+    pub wallet_id: String,
+    pub epoch: u64,
+    /// Base64 of the escrow (opens only with the recovery secret).
+    pub sealed: String,
+}
+
+/// `POST /v1/recovery/requests/complete`: a new session for this device (every other session
+/// of the account has ended), and the escrows to open with the recovery secret. Every wallet
+/// is frozen until this session runs its complete refresh.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryCompleted {
+    pub request: RecoveryRequestInfo,
+    /// The new session (its token is redacted in `Debug`).
+    pub login: crate::auth::LoginResponse,
+    pub escrows: Vec<SealedEscrow>,
+}
+
+impl core::fmt::Debug for RecoveryCompleted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecoveryCompleted")
+            .field("request", &self.request)
+            .field("login", &self.login)
+            .field("escrows", &self.escrows.len())
+            .finish()
+    }
 }

@@ -46,17 +46,55 @@ pub struct KitLabels {
     pub issued_at: String,
 }
 
-/// A sealed Backup Kit. Holds no secret in the clear: the server makes it, the user keeps it.
+/// What a sealed share is for: each has its own magic, HPKE `info` and party, so one never
+/// opens as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// The server's share, for the user's Backup Kit.
+    Kit,
+    /// The device's share, escrowed with the server for recovery.
+    Escrow,
+}
+
+impl Purpose {
+    fn magic(self) -> &'static [u8; 4] {
+        match self {
+            Purpose::Kit => MAGIC,
+            Purpose::Escrow => b"TDME",
+        }
+    }
+
+    fn info(self) -> &'static [u8] {
+        match self {
+            Purpose::Kit => INFO,
+            Purpose::Escrow => b"tandem/escrow/v1",
+        }
+    }
+
+    fn role(self) -> Role {
+        match self {
+            Purpose::Kit => Role::Server,
+            Purpose::Escrow => Role::Device,
+        }
+    }
+}
+
+/// A share sealed to a recovery key: the binary layout above, for either purpose.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupKit {
-    scheme: SchemeId,
-    epoch: u64,
-    wallet: String,
-    public_key: Vec<u8>,
-    recovery_key: [u8; 32],
+pub(crate) struct Sealed {
+    purpose: Purpose,
+    pub(crate) scheme: SchemeId,
+    pub(crate) epoch: u64,
+    pub(crate) wallet: String,
+    pub(crate) public_key: Vec<u8>,
+    pub(crate) recovery_key: [u8; 32],
     enc: [u8; ENC_LEN],
     ciphertext: Vec<u8>,
 }
+
+/// A sealed Backup Kit. Holds no secret in the clear: the server makes it, the user keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupKit(Sealed);
 
 impl BackupKit {
     /// Server side: seals its share of the wallet to a recovery public key.
@@ -67,145 +105,50 @@ impl BackupKit {
         if server_share.role() != Role::Server {
             return Err(KitError::NotServerShare);
         }
-        let mut kit = BackupKit {
-            scheme: S::ID,
-            epoch: server_share.epoch(),
-            wallet: server_share.wallet().as_str().to_owned(),
-            public_key: server_share.public_key().to_vec(),
-            recovery_key: *recovery_key,
-            enc: [0; ENC_LEN],
-            ciphertext: Vec::new(),
-        };
-        let plaintext = server_share.to_bytes()?;
-        let (enc, ciphertext) = seal::seal(recovery_key, INFO, &kit.associated_data(), &plaintext)
-            .map_err(KitError::Seal)?;
-        kit.enc = enc;
-        kit.ciphertext = ciphertext;
-        Ok(kit)
+        Sealed::seal(Purpose::Kit, server_share, recovery_key).map(BackupKit)
     }
 
     /// Device side: opens the kit with the keys of the recovery secret it was sealed to and
     /// returns the server's share, checked against everything the kit names.
     pub fn open<S: Scheme>(&self, keys: &RecoveryKeys) -> Result<KeyShare<S>, KitError> {
-        if self.scheme != S::ID {
-            return Err(KitError::Scheme);
-        }
-        if keys.public_key() != self.recovery_key {
-            return Err(KitError::WrongSecret {
-                kit: key_id(&self.recovery_key),
-                yours: keys.key_id(),
-            });
-        }
-        let plaintext = seal::open(
-            &keys.kem_secret,
-            &self.enc,
-            INFO,
-            &self.associated_data(),
-            &self.ciphertext,
-        )
-        .map_err(|()| KitError::Open)?;
-        let share = KeyShare::<S>::from_bytes(&plaintext)?;
-        if share.role() != Role::Server
-            || share.epoch() != self.epoch
-            || share.wallet().as_str() != self.wallet
-            || share.public_key() != self.public_key.as_slice()
-        {
-            return Err(KitError::Binding);
-        }
-        Ok(share)
+        self.0.open(keys)
     }
 
     pub fn wallet(&self) -> &str {
-        &self.wallet
+        &self.0.wallet
     }
 
     pub fn scheme(&self) -> SchemeId {
-        self.scheme
+        self.0.scheme
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.0.epoch
     }
 
     /// The wallet's group public key.
     pub fn public_key(&self) -> &[u8] {
-        &self.public_key
+        &self.0.public_key
     }
 
     /// Which recovery key it is sealed to (see [`crate::key_id`]).
     pub fn recovery_key_id(&self) -> String {
-        key_id(&self.recovery_key)
-    }
-
-    fn associated_data(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.wallet.len() + self.public_key.len());
-        out.extend_from_slice(MAGIC);
-        out.push(KIT_FORMAT_VERSION);
-        out.push(self.scheme as u8);
-        out.extend_from_slice(&self.epoch.to_be_bytes());
-        // Wallet ids and public keys are short (checked by tandem-mpc): the lengths fit a byte.
-        out.push(self.wallet.len() as u8);
-        out.extend_from_slice(self.wallet.as_bytes());
-        out.push(self.public_key.len() as u8);
-        out.extend_from_slice(&self.public_key);
-        out.extend_from_slice(&self.recovery_key);
-        out
+        key_id(&self.0.recovery_key)
     }
 
     /// The sealed data alone.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.associated_data();
-        out.extend_from_slice(&self.enc);
-        out.extend_from_slice(&(self.ciphertext.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.ciphertext);
-        out
+        self.0.to_bytes()
     }
 
     /// Reads the sealed data alone.
     pub fn from_bytes(bytes: &[u8]) -> Result<BackupKit, KitError> {
-        let mut r = Reader(bytes);
-        if r.take(4)? != MAGIC {
-            return Err(KitError::Malformed("no kit magic"));
-        }
-        let version = r.byte()?;
-        if version == 0 {
-            return Err(KitError::Malformed("format 0"));
-        }
-        if version > KIT_FORMAT_VERSION {
-            return Err(KitError::UnsupportedVersion(version));
-        }
-        let scheme = SchemeId::from_u8(r.byte()?).ok_or(KitError::Malformed("unknown scheme"))?;
-        let epoch = u64::from_be_bytes(r.array()?);
-        let wallet_len = usize::from(r.byte()?);
-        let wallet = core::str::from_utf8(r.take(wallet_len)?)
-            .map_err(|_| KitError::Malformed("wallet id is not UTF-8"))?
-            .to_owned();
-        let pk_len = usize::from(r.byte()?);
-        let public_key = r.take(pk_len)?.to_vec();
-        let recovery_key = r.array()?;
-        let enc = r.array()?;
-        let ct_len = u32::from_be_bytes(r.array()?) as usize;
-        if ct_len > MAX_CIPHERTEXT {
-            return Err(KitError::Malformed("sealed share too large"));
-        }
-        let ciphertext = r.take(ct_len)?.to_vec();
-        if !r.0.is_empty() {
-            return Err(KitError::Malformed("trailing bytes"));
-        }
-        Ok(BackupKit {
-            scheme,
-            epoch,
-            wallet,
-            public_key,
-            recovery_key,
-            enc,
-            ciphertext,
-        })
+        Sealed::from_bytes(Purpose::Kit, bytes).map(BackupKit)
     }
 
     /// The file a user saves.
     pub fn to_text(&self, labels: &KitLabels) -> String {
-        let scheme = scheme_name(self.scheme);
+        let scheme = scheme_name(self.0.scheme);
         let mut out = format!(
             "TANDEM BACKUP KIT (format {KIT_FORMAT_VERSION})\n\
              \n\
@@ -220,7 +163,7 @@ impl BackupKit {
              the same wallet replaces this one on the device that saved it.\n\
              \n\
              wallet: {wallet}\n",
-            wallet = self.wallet,
+            wallet = self.0.wallet,
         );
         if !labels.chain.is_empty() {
             out.push_str(&format!("chain: {}\n", labels.chain));
@@ -230,8 +173,8 @@ impl BackupKit {
         }
         out.push_str(&format!(
             "scheme: {scheme}\npublic key: {}\nepoch: {}\nrecovery key: {}\n",
-            hex::encode(&self.public_key),
-            self.epoch,
+            hex::encode(&self.0.public_key),
+            self.0.epoch,
             self.recovery_key_id(),
         ));
         if !labels.issued_at.is_empty() {
@@ -271,10 +214,10 @@ impl BackupKit {
             };
             let value = value.trim();
             let agrees = match field {
-                "wallet" => value == kit.wallet,
-                "scheme" => value == scheme_name(kit.scheme),
-                "public key" => value == hex::encode(&kit.public_key),
-                "epoch" => value == kit.epoch.to_string(),
+                "wallet" => value == kit.0.wallet,
+                "scheme" => value == scheme_name(kit.0.scheme),
+                "public key" => value == hex::encode(&kit.0.public_key),
+                "epoch" => value == kit.0.epoch.to_string(),
                 "recovery key" => value == kit.recovery_key_id(),
                 _ => true,
             };
@@ -291,6 +234,136 @@ impl BackupKit {
             }
         }
         Ok(kit)
+    }
+}
+
+impl Sealed {
+    pub(crate) fn seal<S: Scheme>(
+        purpose: Purpose,
+        share: &KeyShare<S>,
+        recovery_key: &[u8; 32],
+    ) -> Result<Sealed, KitError> {
+        if share.role() != purpose.role() {
+            return Err(KitError::Binding);
+        }
+        let mut kit = Sealed {
+            purpose,
+            scheme: S::ID,
+            epoch: share.epoch(),
+            wallet: share.wallet().as_str().to_owned(),
+            public_key: share.public_key().to_vec(),
+            recovery_key: *recovery_key,
+            enc: [0; ENC_LEN],
+            ciphertext: Vec::new(),
+        };
+        let plaintext = share.to_bytes()?;
+        let (enc, ciphertext) = seal::seal(
+            recovery_key,
+            purpose.info(),
+            &kit.associated_data(),
+            &plaintext,
+        )
+        .map_err(KitError::Seal)?;
+        kit.enc = enc;
+        kit.ciphertext = ciphertext;
+        Ok(kit)
+    }
+
+    pub(crate) fn open<S: Scheme>(&self, keys: &RecoveryKeys) -> Result<KeyShare<S>, KitError> {
+        if self.scheme != S::ID {
+            return Err(KitError::Scheme);
+        }
+        if keys.public_key() != self.recovery_key {
+            return Err(KitError::WrongSecret {
+                kit: key_id(&self.recovery_key),
+                yours: keys.key_id(),
+            });
+        }
+        let plaintext = seal::open(
+            &keys.kem_secret,
+            &self.enc,
+            self.purpose.info(),
+            &self.associated_data(),
+            &self.ciphertext,
+        )
+        .map_err(|()| KitError::Open)?;
+        let share = KeyShare::<S>::from_bytes(&plaintext)?;
+        if share.role() != self.purpose.role()
+            || share.epoch() != self.epoch
+            || share.wallet().as_str() != self.wallet
+            || share.public_key() != self.public_key.as_slice()
+        {
+            return Err(KitError::Binding);
+        }
+        Ok(share)
+    }
+
+    fn associated_data(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.wallet.len() + self.public_key.len());
+        out.extend_from_slice(self.purpose.magic());
+        out.push(KIT_FORMAT_VERSION);
+        out.push(self.scheme as u8);
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+        // Wallet ids and public keys are short (checked by tandem-mpc): the lengths fit a byte.
+        out.push(self.wallet.len() as u8);
+        out.extend_from_slice(self.wallet.as_bytes());
+        out.push(self.public_key.len() as u8);
+        out.extend_from_slice(&self.public_key);
+        out.extend_from_slice(&self.recovery_key);
+        out
+    }
+
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.associated_data();
+        out.extend_from_slice(&self.enc);
+        out.extend_from_slice(&(self.ciphertext.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.ciphertext);
+        out
+    }
+
+    pub(crate) fn from_bytes(purpose: Purpose, bytes: &[u8]) -> Result<Sealed, KitError> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != purpose.magic() {
+            return Err(KitError::Malformed(match purpose {
+                Purpose::Kit => "no kit magic",
+                Purpose::Escrow => "no escrow magic",
+            }));
+        }
+        let version = r.byte()?;
+        if version == 0 {
+            return Err(KitError::Malformed("format 0"));
+        }
+        if version > KIT_FORMAT_VERSION {
+            return Err(KitError::UnsupportedVersion(version));
+        }
+        let scheme = SchemeId::from_u8(r.byte()?).ok_or(KitError::Malformed("unknown scheme"))?;
+        let epoch = u64::from_be_bytes(r.array()?);
+        let wallet_len = usize::from(r.byte()?);
+        let wallet = core::str::from_utf8(r.take(wallet_len)?)
+            .map_err(|_| KitError::Malformed("wallet id is not UTF-8"))?
+            .to_owned();
+        let pk_len = usize::from(r.byte()?);
+        let public_key = r.take(pk_len)?.to_vec();
+        let recovery_key = r.array()?;
+        let enc = r.array()?;
+        let ct_len = u32::from_be_bytes(r.array()?) as usize;
+        if ct_len > MAX_CIPHERTEXT {
+            return Err(KitError::Malformed("sealed share too large"));
+        }
+        let ciphertext = r.take(ct_len)?.to_vec();
+        if !r.0.is_empty() {
+            return Err(KitError::Malformed("trailing bytes"));
+        }
+        Ok(Sealed {
+            purpose,
+            scheme,
+            epoch,
+            wallet,
+            public_key,
+            recovery_key,
+            enc,
+            ciphertext,
+        })
     }
 }
 

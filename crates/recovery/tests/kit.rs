@@ -167,3 +167,25 @@ fn golden<S: Scheme>(name: &str, keys: &tandem_recovery::RecoveryKeys, message: 
     let device = KeyShare::<S>::from_bytes(&hex::decode(device_hex.trim()).unwrap()).unwrap();
     sign(&device, &server, message).unwrap();
 }
+
+#[test]
+fn an_escrow_holds_the_device_share_and_is_never_a_kit() {
+    use tandem_recovery::Escrow;
+    let keys = RecoverySecret::generate().unwrap().keys();
+    let (device, server) = keygen::<Secp256k1>("w_escrow");
+    let escrow = Escrow::seal(&device, &keys.public_key()).unwrap();
+    assert!(Escrow::seal(&server, &keys.public_key()).is_err());
+    let bytes = escrow.to_bytes();
+    let back = Escrow::from_bytes(&bytes).unwrap();
+    assert_eq!((back.wallet(), back.epoch()), ("w_escrow", 0));
+    let opened: KeyShare<Secp256k1> = back.open(&keys).unwrap();
+    assert_eq!(opened.to_bytes().unwrap(), device.to_bytes().unwrap());
+    // The opened share signs with the server's: recovery gets a working pair.
+    sign(&opened, &server, &[5u8; 32]).unwrap();
+    // Not a kit, and a kit is not an escrow; another secret does not open it.
+    assert!(BackupKit::from_bytes(&bytes).is_err());
+    let kit = BackupKit::seal(&server, &keys.public_key()).unwrap();
+    assert!(Escrow::from_bytes(&kit.to_bytes()).is_err());
+    let other = RecoverySecret::generate().unwrap().keys();
+    assert!(back.open::<Secp256k1>(&other).is_err());
+}

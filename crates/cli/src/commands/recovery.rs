@@ -22,14 +22,92 @@ pub async fn run_recovery(
     match cmd {
         RecoveryCommand::Status => {
             let status = api.recovery_status().await?;
-            output::print(json, &status, || match &status.key_id {
-                Some(id) => format!(
-                    "A recovery secret is set up (recovery key {}, version {}, since {}).",
-                    output::clean(id),
-                    status.version.unwrap_or(1),
-                    output::when(status.updated_at.unwrap_or(0))
-                ),
-                None => "No recovery secret yet: `tandem recovery setup`.".to_owned(),
+            let request = match api.recovery_request().await {
+                Ok(r) => Some(r),
+                Err(e) if e.code() == Some(tandem_client::proto::ErrorCode::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            let mut shown = serde_json::to_value(&status).unwrap_or_default();
+            shown["request"] = serde_json::to_value(&request).unwrap_or_default();
+            output::print(json, &shown, || {
+                let mut s = match &status.key_id {
+                    Some(id) => format!(
+                        "A recovery secret is set up (recovery key {}, version {}, since {}); \
+                         the server holds escrows of {} wallet(s).",
+                        output::clean(id),
+                        status.version.unwrap_or(1),
+                        output::when(status.updated_at.unwrap_or(0)),
+                        status.escrows.len()
+                    ),
+                    None => "No recovery secret yet: `tandem recovery setup`.".to_owned(),
+                };
+                if let Some(r) = &request {
+                    s.push_str(&format!(
+                        "\nNewest recovery: {} ({}), started {}, may complete {}.",
+                        output::clean(&r.id),
+                        output::clean(&r.state),
+                        output::when(r.created_at),
+                        output::when(r.not_before)
+                    ));
+                }
+                s
+            });
+        }
+        RecoveryCommand::Start { secret_file } => {
+            let secret = read_recovery_secret(secret_file.as_deref())?;
+            let keys = secret.keys();
+            let request = with_step_up(&api, || api.recovery_start(&keys)).await?;
+            output::print(json, &request, || {
+                format!(
+                    "Recovery {} started. It can complete on {} ({} from now) with \
+                     `tandem recovery complete`, unless it is cancelled from a signed-in \
+                     device meanwhile; every address and number of the account has been told.",
+                    output::clean(&request.id),
+                    output::rfc3339(request.not_before),
+                    output::duration(request.not_before - request.created_at)
+                )
+            });
+        }
+        RecoveryCommand::Cancel => {
+            let request = api.recovery_cancel().await?;
+            output::print(json, &request, || {
+                format!("Recovery {} cancelled.", output::clean(&request.id))
+            });
+        }
+        RecoveryCommand::Complete { secret_file } => {
+            let secret = read_recovery_secret(secret_file.as_deref())?;
+            let keys = secret.keys();
+            let done = with_step_up(&api, || api.recovery_complete(&keys)).await?;
+            // Every session ended with the completion; this device continues with the new one.
+            let mut profile = ctx.profile()?;
+            profile.token = done.login.token.clone();
+            profile.session_id = done.login.session.id.clone();
+            profile.save(&ctx.dir)?;
+            let device = ctx.device()?;
+            let bar = output::spinner(json, "renewing the recovered wallets' shares");
+            let wallets = device.recovery_finish(&secret, &done.escrows).await;
+            bar.finish_and_clear();
+            let wallets = wallets?;
+            let shown = serde_json::json!({ "request": done.request, "wallets": wallets });
+            output::print(json, &shown, || {
+                let mut s = format!(
+                    "Recovered {} wallet(s); every other session of the account has ended and \
+                     the lost devices' shares no longer work:",
+                    wallets.len()
+                );
+                for w in &wallets {
+                    s.push_str(&format!(
+                        "\n  {}  {}  epoch {}",
+                        output::clean(&w.id),
+                        output::clean(&w.address),
+                        w.epoch
+                    ));
+                }
+                s.push_str(
+                    "\nNow replace the recovery secret (`tandem recovery setup`) and save new \
+                     Backup Kits.",
+                );
+                s
             });
         }
         RecoveryCommand::Setup { secret_file } => {
@@ -40,7 +118,12 @@ pub async fn run_recovery(
                 None => show_and_confirm(&secret)?,
             }
             let keys = secret.keys();
-            let status = with_step_up(&api, || api.set_recovery(&keys)).await?;
+            let mut status = with_step_up(&api, || api.set_recovery(&keys)).await?;
+            // The shares on this machine are escrowed under the new key at once.
+            if tandem_client::ShareStore::exists(&ctx.dir.join("shares")) {
+                ctx.device()?.sync_escrows().await?;
+                status = api.recovery_status().await?;
+            }
             output::print(json, &status, || {
                 format!(
                     "Recovery is set up (recovery key {}). Backup Kits are sealed to it from now on; \

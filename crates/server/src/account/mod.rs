@@ -45,6 +45,8 @@ pub mod method {
     pub const TOTP: &str = "totp";
     pub const RECOVERY_CODE: &str = "recovery_code";
     pub const SMS_OTP: &str = "sms_otp";
+    /// The session a completed recovery opened on the recovering device.
+    pub const RECOVERY: &str = "recovery";
 }
 
 /// `[accounts]` as the service uses it.
@@ -522,6 +524,22 @@ impl Accounts {
         Err(AccountError::StepUpRequired {
             methods: vec![method::TOTP, method::RECOVERY_CODE],
         })
+    }
+
+    /// Ends every session of the account (a completed recovery).
+    pub async fn end_all_sessions(&self, user_id: &str) -> Result<u64, AccountError> {
+        Ok(self.sessions.revoke_all(user_id, None).await?)
+    }
+
+    /// The session a completed recovery opens on the recovering device.
+    pub async fn open_recovery_session(
+        &self,
+        user_id: &str,
+        client: Client<'_>,
+    ) -> Result<Login, AccountError> {
+        let email = self.first_email(user_id).await.unwrap_or_default();
+        self.open_session(user_id, &[method::RECOVERY], email, false, client)
+            .await
     }
 
     /// The account page.

@@ -25,6 +25,20 @@ pub enum RecoveryError {
         what: &'static str,
         retry_after_ms: i64,
     },
+    /// The verifier is not the recovery secret's.
+    #[error("that is not this account's recovery secret")]
+    WrongSecret,
+    /// A recovery request is already open.
+    #[error(
+        "a recovery is already under way for this account; it must complete or be cancelled first"
+    )]
+    AlreadyPending,
+    /// Nothing to cancel or complete.
+    #[error("no recovery is under way for this account")]
+    NoPending,
+    /// The delay has not passed.
+    #[error("the recovery cannot complete before its waiting period ends")]
+    TooEarly { not_before: i64 },
     /// Sealing failed (a share that does not decode, a key HPKE refuses).
     #[error("sealing failed: {0}")]
     Seal(String),

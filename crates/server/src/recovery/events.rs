@@ -13,6 +13,14 @@ pub enum RecoveryEvent {
     KitIssued { wallet: String, epoch: u64 },
     /// The whole key of a wallet was exported.
     Exported { wallet: String },
+    /// A recovery of the account was opened; it completes after `not_before` (Unix ms).
+    RequestOpened { not_before: i64 },
+    /// A second recovery was tried while one is open.
+    SecondRequestRefused,
+    /// The open recovery was cancelled.
+    RequestCancelled,
+    /// A recovery completed.
+    RequestCompleted,
 }
 
 impl RecoveryEvent {
@@ -22,6 +30,10 @@ impl RecoveryEvent {
             RecoveryEvent::KeyRotated => "recovery_key_rotated",
             RecoveryEvent::KitIssued { .. } => "backup_kit_issued",
             RecoveryEvent::Exported { .. } => "key_exported",
+            RecoveryEvent::RequestOpened { .. } => "recovery_started",
+            RecoveryEvent::SecondRequestRefused => "recovery_second_refused",
+            RecoveryEvent::RequestCancelled => "recovery_cancelled",
+            RecoveryEvent::RequestCompleted => "recovery_completed",
         }
     }
 
@@ -41,6 +53,9 @@ impl RecoveryEvent {
     }
 
     pub fn notice(&self) -> Notice {
+        if let Some(notice) = self.request_notice() {
+            return notice;
+        }
         let (subject, what, sms) = match self {
             RecoveryEvent::KeySet => (
                 "Tandem: a recovery secret was set up",
@@ -62,6 +77,11 @@ impl RecoveryEvent {
                 format!("exported the whole private key of wallet {wallet}"),
                 format!("Tandem: the private key of wallet {wallet} was exported."),
             ),
+            _ => (
+                "Tandem: recovery",
+                String::new(),
+                "Tandem: recovery.".to_owned(),
+            ),
         };
         Notice {
             subject: subject.to_owned(),
@@ -74,5 +94,58 @@ impl RecoveryEvent {
             ),
             sms: format!("{sms} Not you? Sign in and act now."),
         }
+    }
+
+    /// The notices of recovery requests: what happens, when, and how to stop it.
+    fn request_notice(&self) -> Option<Notice> {
+        const STOP: &str = "If this was not you, sign in on any of your devices now and cancel it \
+             (`tandem recovery cancel`), then replace your recovery secret: whoever started it \
+             knows it.";
+        let (subject, body, sms) = match self {
+            RecoveryEvent::RequestOpened { not_before } => (
+                "Tandem: a recovery of your account was started",
+                format!(
+                    "Someone signed in to your Tandem account and started a recovery of your \
+                     account with its recovery secret. Unless it is cancelled, it completes after \
+                     {} (UTC): that device then gets your wallets and every other session ends.\r\n\r\n{STOP}\r\n",
+                    tandem_proto::rfc3339(*not_before)
+                ),
+                format!(
+                    "Tandem: a recovery of your account was started; it completes after {} \
+                     unless you cancel it. Not you? Sign in and run: tandem recovery cancel",
+                    tandem_proto::rfc3339(*not_before)
+                ),
+            ),
+            RecoveryEvent::SecondRequestRefused => (
+                "Tandem: a second recovery of your account was refused",
+                format!(
+                    "Someone tried to start another recovery of your Tandem account while one is \
+                     under way; it was refused.\r\n\r\n{STOP}\r\n"
+                ),
+                "Tandem: another recovery of your account was tried and refused.".to_owned(),
+            ),
+            RecoveryEvent::RequestCancelled => (
+                "Tandem: the recovery of your account was cancelled",
+                "The recovery under way on your Tandem account was cancelled from a signed-in \
+                 device. Nothing changes.\r\n"
+                    .to_owned(),
+                "Tandem: the recovery of your account was cancelled.".to_owned(),
+            ),
+            RecoveryEvent::RequestCompleted => (
+                "Tandem: your account was recovered",
+                "A recovery of your Tandem account completed: every other session has ended, and \
+                 the recovered device renews every wallet's key shares, after which the lost \
+                 devices' shares no longer work. If this was not you, contact your operator \
+                 at once.\r\n"
+                    .to_owned(),
+                "Tandem: your account was recovered on a new device.".to_owned(),
+            ),
+            _ => return None,
+        };
+        Some(Notice {
+            subject: subject.to_owned(),
+            body,
+            sms,
+        })
     }
 }

@@ -6,12 +6,14 @@
 //! share a refresh destroys leaves no copy behind here either (security bar K2). Taking a kit
 //! or an export needs a recent sign-in, plus a recent TOTP code when the account has TOTP
 //! (K5); each is limited per day, recorded in `exits`, logged, counted and told to every
-//! channel of the account. Owns `recovery_keys` and `exits`.
+//! channel of the account. Recovery after losing every device is in `requests.rs`. Owns
+//! `recovery_keys`, `exits`, `escrows` and `recovery_requests`.
 
 mod config;
 mod error;
 mod events;
 pub mod http;
+mod requests;
 
 use sqlx::Row;
 use tandem_mpc::ecdsa::Secp256k1;
@@ -23,6 +25,7 @@ use tandem_recovery::{BackupKit, KitLabels, key_id, transfer};
 pub use config::RecoveryConfig;
 pub use error::RecoveryError;
 pub use events::RecoveryEvent;
+pub use requests::{Completed, RecoveryRequest, StoredEscrow};
 
 use crate::account::Accounts;
 use crate::auth::Budget;
@@ -33,12 +36,20 @@ use crate::store::{Step, Store, new_id};
 use crate::wallets::{WalletRecord, Wallets};
 
 /// The tables of this module.
-pub const MIGRATIONS: &[Step] = &[Step {
-    version: 10,
-    description: "recovery keys and exits",
-    sqlite: include_str!("migrations/sqlite/0010_recovery.sql"),
-    postgres: include_str!("migrations/postgres/0010_recovery.sql"),
-}];
+pub const MIGRATIONS: &[Step] = &[
+    Step {
+        version: 10,
+        description: "recovery keys and exits",
+        sqlite: include_str!("migrations/sqlite/0010_recovery.sql"),
+        postgres: include_str!("migrations/postgres/0010_recovery.sql"),
+    },
+    Step {
+        version: 12,
+        description: "recovery requests and escrows",
+        sqlite: include_str!("migrations/sqlite/0012_recovery_requests.sql"),
+        postgres: include_str!("migrations/postgres/0012_recovery_requests.sql"),
+    },
+];
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
