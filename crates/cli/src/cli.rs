@@ -309,6 +309,10 @@ pub enum WalletCommand {
         /// Write the key into this new file (mode 0600) instead of printing it.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// `hex`, or `keystore` (an Ethereum keystore v3 JSON under a passphrase you choose;
+        /// EVM only).
+        #[arg(long, value_enum, default_value_t = KeyFormat::Hex)]
+        format: KeyFormat,
         /// Do not ask for confirmation (required when not on a terminal).
         #[arg(long)]
         yes: bool,
@@ -394,7 +398,17 @@ pub enum OfflineCommand {
         /// Write the key into this new file (mode 0600) instead of printing it.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// `hex`, or `keystore` (an Ethereum keystore v3 JSON under a passphrase you choose;
+        /// EVM only).
+        #[arg(long, value_enum, default_value_t = KeyFormat::Hex)]
+        format: KeyFormat,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    Hex,
+    Keystore,
 }
 
 #[derive(Subcommand, Debug)]

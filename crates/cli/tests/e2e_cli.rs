@@ -672,6 +672,56 @@ async fn backup_kit_flow(backend: Backend) {
         sol_pk
     );
 
+    // As an Ethereum keystore (v3), which eth-account, an independent implementation,
+    // decrypts to the same key.
+    let keystore = path("key.json");
+    let out = cli.run_stdin(
+        &[
+            "--json",
+            "offline",
+            "export",
+            "--kit",
+            &kit_evm,
+            "--secret-file",
+            &secret_file,
+            "--format",
+            "keystore",
+            "--out",
+            &keystore,
+        ],
+        "a keystore pass phrase\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match common::peer_python("eth_account") {
+        Some(py) => {
+            let decrypted = std::process::Command::new(py)
+                .args([
+                    "-c",
+                    "import sys, json\nfrom eth_account import Account\n\
+                     key = Account.decrypt(json.load(open(sys.argv[1])), sys.argv[2])\n\
+                     print(Account.from_key(key).address)",
+                    &keystore,
+                    "a keystore pass phrase",
+                ])
+                .output()
+                .expect("run eth-account");
+            assert!(
+                decrypted.status.success(),
+                "{}",
+                String::from_utf8_lossy(&decrypted.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&decrypted.stdout).trim(), evm_addr);
+        }
+        None if std::env::var("TANDEM_REQUIRE_PEERS").is_ok_and(|v| v == "1") => {
+            panic!("eth-account is not installed (TANDEM_REQUIRE_PEERS=1): run .ci/run")
+        }
+        None => println!("skipping the keystore check: eth-account not installed"),
+    }
+
     // Another secret, a kit of another wallet, an edited kit: refused, with the reason.
     let other_secret = path("other.txt");
     std::fs::write(

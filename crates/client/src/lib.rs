@@ -66,6 +66,7 @@ pub mod ceremony;
 pub mod device;
 pub mod error;
 pub mod failpoints;
+mod keystore;
 pub mod known_servers;
 pub mod profile;
 pub mod reconcile;

@@ -143,6 +143,20 @@ impl ExportedKey {
         }
     }
 
+    /// An EVM key as an Ethereum keystore (Web3 Secret Storage v3: scrypt n = 2^18, r = 8,
+    /// p = 1; AES-128-CTR; Keccak-256 MAC) encrypted under `passphrase`, which geth, MetaMask,
+    /// ethers and eth-account import. Solana keys have no such format; use the hex.
+    pub fn keystore_v3(&self, passphrase: &str) -> Result<String, ClientError> {
+        match self {
+            ExportedKey::Evm {
+                secret, address, ..
+            } => crate::keystore::encrypt(secret, address, passphrase),
+            ExportedKey::Solana { .. } => Err(ClientError::Local(
+                "a keystore holds secp256k1 (EVM) keys; a Solana key exports as hex".into(),
+            )),
+        }
+    }
+
     /// The secret as hex (`0x`-prefixed for EVM, as wallets expect).
     pub fn secret_hex(&self) -> Zeroizing<String> {
         match self {
@@ -194,7 +208,9 @@ impl Device {
         &self,
         secret: &RecoverySecret,
     ) -> Result<RecoveryStatus, ClientError> {
-        self.api().set_recovery(&secret.keys()).await?;
+        let keys = secret.keys();
+        self.api().set_recovery(&keys).await?;
+        self.store().set_recovery_key(&keys.public_key())?;
         self.sync_escrows().await?;
         self.api().recovery_status().await
     }
@@ -353,14 +369,23 @@ impl Device {
     /// Makes sure the server holds an escrow of this device's current share of every wallet,
     /// sealed to the account's current recovery key: sends the ones it lacks or holds of an
     /// older epoch or key. Does nothing before recovery is set up. Returns the wallets sent.
+    ///
+    /// Escrows are sealed only to the recovery key set up on this device
+    /// ([`ShareStore::recovery_key`]), never to one an HTTP answer names: what the server says
+    /// here only decides what is sent, not to whom it is sealed.
     pub async fn sync_escrows(&self) -> Result<Vec<String>, ClientError> {
-        let status = self.api().recovery_status().await?;
-        let Some(key) = status.public_key.as_deref() else {
+        let Some(recovery_key) = self.store().recovery_key()? else {
             return Ok(Vec::new());
         };
-        let mut recovery_key = [0u8; 32];
-        hex::decode_to_slice(key, &mut recovery_key)
-            .map_err(|_| ClientError::Protocol("the recovery key is not 32 bytes of hex".into()))?;
+        let status = self.api().recovery_status().await?;
+        if status.public_key.as_deref() != Some(hex::encode(recovery_key).as_str()) {
+            return Err(ClientError::Local(
+                "the server names another recovery key than the one set up on this device; \
+                 if you replaced the recovery secret elsewhere, run `tandem recovery setup` \
+                 here too"
+                    .into(),
+            ));
+        }
         let version = status.version.unwrap_or(0);
         let mut sent = Vec::new();
         for wallet_id in self.store().wallets()? {
@@ -402,6 +427,7 @@ impl Device {
         escrows: &[tandem_proto::recovery::SealedEscrow],
     ) -> Result<Vec<tandem_proto::wallet::WalletInfo>, ClientError> {
         let keys = secret.keys();
+        self.store().set_recovery_key(&keys.public_key())?;
         for e in escrows {
             let sealed = base64::engine::general_purpose::STANDARD
                 .decode(e.sealed.as_bytes())

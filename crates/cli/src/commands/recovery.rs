@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::account::with_step_up;
 use super::login::{prompt_line, read_secret};
-use crate::cli::{BackupCommand, OfflineCommand, RecoveryCommand};
+use crate::cli::{BackupCommand, KeyFormat, OfflineCommand, RecoveryCommand};
 use crate::context::Context;
 use crate::output;
 
@@ -118,12 +118,13 @@ pub async fn run_recovery(
                 None => show_and_confirm(&secret)?,
             }
             let keys = secret.keys();
-            let mut status = with_step_up(&api, || api.set_recovery(&keys)).await?;
-            // The shares on this machine are escrowed under the new key at once.
-            if tandem_client::ShareStore::exists(&ctx.dir.join("shares")) {
-                ctx.device()?.sync_escrows().await?;
-                status = api.recovery_status().await?;
-            }
+            let device = ctx.device()?;
+            with_step_up(&api, || api.set_recovery(&keys)).await?;
+            // This device seals escrows to this key from now on (and to no key an HTTP answer
+            // names); its shares are escrowed under it at once.
+            device.store().set_recovery_key(&keys.public_key())?;
+            device.sync_escrows().await?;
+            let status = api.recovery_status().await?;
             output::print(json, &status, || {
                 format!(
                     "Recovery is set up (recovery key {}). Backup Kits are sealed to it from now on; \
@@ -242,12 +243,13 @@ pub fn run_offline(ctx: &Context, json: bool, cmd: OfflineCommand) -> Result<(),
             kit,
             secret_file,
             out,
+            format,
         } => {
             let kit = read_kit(&kit)?;
             let secret = read_recovery_secret(secret_file.as_deref())?;
             let store = ctx.store()?;
             let key = offline::export(&store, &kit, &secret)?;
-            print_key(json, kit.wallet(), &key, out.as_deref())
+            print_key(json, kit.wallet(), &key, out.as_deref(), format)
         }
     }
 }
@@ -258,6 +260,7 @@ pub async fn export(
     json: bool,
     wallet: &str,
     out: Option<&Path>,
+    format: KeyFormat,
     yes: bool,
 ) -> Result<(), ClientError> {
     if !yes {
@@ -276,7 +279,7 @@ pub async fn export(
     }
     let device = ctx.device()?;
     let key = with_step_up(device.api(), || device.export_key(wallet)).await?;
-    print_key(json, wallet, &key, out)
+    print_key(json, wallet, &key, out, format)
 }
 
 fn print_key(
@@ -284,7 +287,11 @@ fn print_key(
     wallet: &str,
     key: &ExportedKey,
     out: Option<&Path>,
+    format: KeyFormat,
 ) -> Result<(), ClientError> {
+    if format == KeyFormat::Keystore {
+        return print_keystore(json, wallet, key, out);
+    }
     let note = match key {
         ExportedKey::Evm { .. } => {
             "a secp256k1 private key: any EVM wallet imports it (MetaMask: Import account)"
@@ -323,6 +330,47 @@ fn print_key(
             None => s.push_str(&format!("private key: {}", secret.as_str())),
         }
         s
+    });
+    Ok(())
+}
+
+fn print_keystore(
+    json: bool,
+    wallet: &str,
+    key: &ExportedKey,
+    out: Option<&Path>,
+) -> Result<(), ClientError> {
+    let passphrase = Zeroizing::new(read_secret("Passphrase for the keystore: ")?);
+    if std::io::stdin().is_terminal() {
+        let again = Zeroizing::new(read_secret("Again: ")?);
+        if *again != *passphrase {
+            return Err(ClientError::Local("the passphrases differ".into()));
+        }
+    }
+    let keystore = Zeroizing::new(key.keystore_v3(&passphrase)?);
+    if let Some(path) = out {
+        write_new_private(path, keystore.as_bytes())?;
+    }
+    let mut shown = serde_json::json!({
+        "wallet_id": wallet,
+        "chain": key.chain(),
+        "address": key.address(),
+        "format": "ethereum keystore v3",
+    });
+    match out {
+        Some(path) => shown["file"] = path.display().to_string().into(),
+        None => {
+            shown["keystore"] = serde_json::from_str(&keystore).unwrap_or_default();
+        }
+    }
+    output::print(json, &shown, || match out {
+        Some(path) => format!(
+            "Wrote the keystore of {} ({}) to {}.",
+            output::clean(wallet),
+            output::clean(key.address()),
+            path.display()
+        ),
+        None => keystore.to_string(),
     });
     Ok(())
 }

@@ -64,8 +64,13 @@ pub async fn run(ctx: &Context, json: bool, cmd: WalletCommand) -> Result<(), Cl
             let wallet = device.wallet(&wallet).await?;
             output::print(json, &wallet, || describe(&wallet));
         }
-        WalletCommand::Export { wallet, out, yes } => {
-            super::recovery::export(ctx, json, &wallet, out.as_deref(), yes).await?;
+        WalletCommand::Export {
+            wallet,
+            out,
+            format,
+            yes,
+        } => {
+            super::recovery::export(ctx, json, &wallet, out.as_deref(), format, yes).await?;
         }
         WalletCommand::Refresh { wallet, complete } => {
             let device = ctx.device()?;

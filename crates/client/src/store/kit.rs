@@ -14,6 +14,29 @@ use super::share_store::{EpochShare, ShareStore, read_share_file};
 use super::wallet_id::WalletName;
 
 impl ShareStore {
+    /// Remembers the recovery public key this device set up (or recovered with): escrows are
+    /// sealed to it and to nothing an HTTP answer names, since whoever can rewrite answers (a
+    /// TLS-terminating proxy) would otherwise receive this device's share sealed to their key.
+    pub fn set_recovery_key(&self, key: &[u8; 32]) -> Result<(), StoreError> {
+        let _lock = self.guard()?;
+        fsio::write_atomic(&self.layout.recovery_key(), hex::encode(key).as_bytes())?;
+        Ok(())
+    }
+
+    /// The recovery public key set up on this device, if any.
+    pub fn recovery_key(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let _lock = self.guard()?;
+        let text = match fsio::read_capped(&self.layout.recovery_key(), 128) {
+            Ok(bytes) => bytes,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(text.trim_ascii(), &mut key)
+            .map_err(|_| StoreError::Corrupt("recovery-key is not 32 bytes of hex".into()))?;
+        Ok(Some(key))
+    }
+
     /// Keeps the share of `epoch` (current or staged) as the one the newest saved kit pairs
     /// with, and drops the copy an older kit paired with. Idempotent.
     pub fn keep_for_kit(&self, wallet_id: &str, epoch: u64) -> Result<(), StoreError> {

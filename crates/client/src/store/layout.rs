@@ -63,6 +63,11 @@ impl Layout {
         self.root.join("keystore.json")
     }
 
+    /// The account's recovery public key as this device set it up (see `kit.rs`).
+    pub(crate) fn recovery_key(&self) -> PathBuf {
+        self.root.join("recovery-key")
+    }
+
     pub(crate) fn lock(&self) -> PathBuf {
         self.root.join(".lock")
     }
