@@ -53,6 +53,9 @@ pub enum ErrorCode {
     LastMethod,
     /// The PIN is locked after too many wrong tries; sign in another way to unlock it.
     CredentialLocked,
+    /// A social sign-in failed: the provider refused or its answer did not verify, or the
+    /// flow is unknown, used or expired. Never says more (token contents stay private).
+    SocialFailed,
     RateLimited,
     NotFound,
     WalletNotFound,
@@ -118,6 +121,7 @@ impl ErrorCode {
         ErrorCode::IdentityInUse,
         ErrorCode::LastMethod,
         ErrorCode::CredentialLocked,
+        ErrorCode::SocialFailed,
         ErrorCode::RateLimited,
         ErrorCode::NotFound,
         ErrorCode::WalletNotFound,
@@ -175,6 +179,7 @@ impl ErrorCode {
             | CodeInvalid
             | CodeExpired
             | CodeExhausted
+            | SocialFailed
             | ProtocolError
             | ChannelError => 400,
             PayloadTooLarge => 413,
@@ -225,6 +230,7 @@ impl ErrorCode {
             StepUpRequired => "step_up_required",
             IdentityInUse => "identity_in_use",
             LastMethod => "last_method",
+            SocialFailed => "social_failed",
             CredentialLocked => "credential_locked",
             RateLimited => "rate_limited",
             NotFound => "not_found",

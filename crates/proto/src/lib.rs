@@ -11,6 +11,7 @@ pub mod error;
 pub mod prepare;
 pub mod scheme;
 pub mod sign;
+pub mod social;
 pub mod wallet;
 
 pub use error::{ApiError, ErrorCode};

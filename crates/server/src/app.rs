@@ -40,6 +40,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Logins, step-up and the account's methods.
     pub accounts: crate::account::Accounts,
+    /// Social sign-in and linking.
+    pub social: crate::social::Social,
     pub wallets: Wallets,
     pub ceremonies: Ceremonies,
     pub limits: Limits,
@@ -141,6 +143,14 @@ impl AppState {
             sms.publish_policy().await?;
             accounts = accounts.with_sms(sms);
         }
+        let social = crate::social::Social::new(
+            store.clone(),
+            clock.clone(),
+            pii.clone(),
+            accounts.clone(),
+            config.social.clone(),
+        )
+        .map_err(|e| StartError::Config(format!("social: {e}")))?;
         let wallets = vault.wallets;
         let ceremonies = Ceremonies::new(
             wallets.clone(),
@@ -156,6 +166,7 @@ impl AppState {
             otp,
             sessions,
             accounts,
+            social,
             wallets,
             ceremonies,
             limits: Limits {
@@ -429,6 +440,11 @@ async fn housekeeping(state: AppState) {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned SMS login attempts"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning SMS login attempts failed"),
+        }
+        match state.social.prune().await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned social sign-in flows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning social sign-in flows failed"),
         }
         match state.sessions.prune(SESSION_GRACE_MS).await {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned ended sessions"),

@@ -21,6 +21,7 @@ pub mod principal;
 pub mod production;
 pub mod sessions;
 pub mod sms;
+pub mod social;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -66,6 +66,7 @@ const MODULES: &[&[Step]] = &[
     crate::credentials::MIGRATIONS,
     crate::account::MIGRATIONS,
     crate::sms::MIGRATIONS,
+    crate::social::MIGRATIONS,
 ];
 
 /// Every step, in version order.
