@@ -6,6 +6,7 @@ mod serve;
 mod server_config;
 mod session;
 mod sign;
+mod social;
 mod vault;
 mod wallet;
 
