@@ -599,6 +599,7 @@ impl Config {
         );
         let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
         strict::check(&config, file.as_deref(), &env)?;
+        config.social.fill_presets();
         if let Some(raw) = std::env::var_os(SMTP_PASSWORD_ENV) {
             let raw = raw
                 .into_string()

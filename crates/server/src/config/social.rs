@@ -62,11 +62,11 @@ pub struct ProviderConfig {
     /// Scopes asked for (OpenID Connect adds `openid` itself).
     #[serde(deserialize_with = "lenient::string_list")]
     pub scopes: Vec<String>,
-    /// `basic` or `post`.
-    pub token_auth: TokenAuth,
+    /// `basic` or `post` (preset default when unset).
+    pub token_auth: Option<TokenAuth>,
     /// Ask for `response_mode=form_post`: the provider POSTs the code to the callback
-    /// (Apple requires it).
-    pub form_post: bool,
+    /// (Apple's preset does).
+    pub form_post: Option<bool>,
     /// Apple: the team id (10 characters) that owns the key.
     #[serde(deserialize_with = "lenient::string")]
     pub team_id: String,
@@ -113,8 +113,8 @@ impl Default for ProviderConfig {
             user_url: String::new(),
             user_id_field: String::new(),
             scopes: Vec::new(),
-            token_auth: TokenAuth::Basic,
-            form_post: false,
+            token_auth: None,
+            form_post: None,
             team_id: String::new(),
             key_id: String::new(),
             private_key_file: None,
@@ -138,7 +138,8 @@ fn oauth2_preset(
         user_url: user_url.to_owned(),
         user_id_field: user_id_field.to_owned(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        token_auth,
+        token_auth: Some(token_auth),
+        form_post: Some(false),
         ..ProviderConfig::default()
     }
 }
@@ -169,49 +170,64 @@ pub struct SocialConfig {
 
 impl Default for SocialConfig {
     fn default() -> Self {
-        Self {
+        let mut c = Self {
             callback_url: String::new(),
             create_accounts: true,
             redirect_uris: Vec::new(),
             oidc: ProviderConfig::default(),
-            google: ProviderConfig {
-                issuer: "https://accounts.google.com".to_owned(),
-                ..ProviderConfig::default()
-            },
-            apple: ProviderConfig {
-                issuer: "https://appleid.apple.com".to_owned(),
-                token_auth: TokenAuth::Post,
-                form_post: true,
-                ..ProviderConfig::default()
-            },
-            x: oauth2_preset(
-                "https://x.com",
-                "https://x.com/i/oauth2/authorize",
-                "https://api.x.com/2/oauth2/token",
-                "https://api.x.com/2/users/me",
-                "data.id",
-                &["users.read", "tweet.read"],
-                TokenAuth::Basic,
-            ),
-            discord: oauth2_preset(
-                "https://discord.com",
-                "https://discord.com/oauth2/authorize",
-                "https://discord.com/api/oauth2/token",
-                "https://discord.com/api/users/@me",
-                "id",
-                &["identify"],
-                TokenAuth::Basic,
-            ),
-            facebook: oauth2_preset(
-                "https://www.facebook.com",
-                "https://www.facebook.com/v19.0/dialog/oauth",
-                "https://graph.facebook.com/v19.0/oauth/access_token",
-                "https://graph.facebook.com/me?fields=id",
-                "id",
-                &["public_profile"],
-                TokenAuth::Post,
-            ),
-        }
+            google: ProviderConfig::default(),
+            apple: ProviderConfig::default(),
+            x: ProviderConfig::default(),
+            discord: ProviderConfig::default(),
+            facebook: ProviderConfig::default(),
+        };
+        c.fill_presets();
+        c
+    }
+}
+
+fn oidc_preset(issuer: &str, token_auth: TokenAuth, form_post: bool) -> ProviderConfig {
+    ProviderConfig {
+        issuer: issuer.to_owned(),
+        token_auth: Some(token_auth),
+        form_post: Some(form_post),
+        ..ProviderConfig::default()
+    }
+}
+
+/// A preset's defaults.
+fn preset(name: &str) -> ProviderConfig {
+    match name {
+        "google" => oidc_preset("https://accounts.google.com", TokenAuth::Basic, false),
+        "apple" => oidc_preset("https://appleid.apple.com", TokenAuth::Post, true),
+        "x" => oauth2_preset(
+            "https://x.com",
+            "https://x.com/i/oauth2/authorize",
+            "https://api.x.com/2/oauth2/token",
+            "https://api.x.com/2/users/me",
+            "data.id",
+            &["users.read", "tweet.read"],
+            TokenAuth::Basic,
+        ),
+        "discord" => oauth2_preset(
+            "https://discord.com",
+            "https://discord.com/oauth2/authorize",
+            "https://discord.com/api/oauth2/token",
+            "https://discord.com/api/users/@me",
+            "id",
+            &["identify"],
+            TokenAuth::Basic,
+        ),
+        "facebook" => oauth2_preset(
+            "https://www.facebook.com",
+            "https://www.facebook.com/v19.0/dialog/oauth",
+            "https://graph.facebook.com/v19.0/oauth/access_token",
+            "https://graph.facebook.com/me?fields=id",
+            "id",
+            &["public_profile"],
+            TokenAuth::Post,
+        ),
+        _ => oidc_preset("", TokenAuth::Basic, false),
     }
 }
 
@@ -244,6 +260,38 @@ impl SocialConfig {
             let (p, protocol) = self.provider(name)?;
             p.enabled.then_some((*name, p, protocol))
         })
+    }
+
+    /// Fills what the file and the environment left unset with each preset's defaults
+    /// (serde fills a partly given section from `ProviderConfig::default`, not the preset).
+    pub fn fill_presets(&mut self) {
+        for name in PROVIDERS {
+            let d = preset(name);
+            let p = match *name {
+                "oidc" => &mut self.oidc,
+                "google" => &mut self.google,
+                "apple" => &mut self.apple,
+                "x" => &mut self.x,
+                "discord" => &mut self.discord,
+                _ => &mut self.facebook,
+            };
+            for (field, default) in [
+                (&mut p.issuer, d.issuer),
+                (&mut p.authorization_url, d.authorization_url),
+                (&mut p.token_url, d.token_url),
+                (&mut p.user_url, d.user_url),
+                (&mut p.user_id_field, d.user_id_field),
+            ] {
+                if field.trim().is_empty() {
+                    *field = default;
+                }
+            }
+            if p.scopes.is_empty() {
+                p.scopes = d.scopes;
+            }
+            p.token_auth = p.token_auth.or(d.token_auth);
+            p.form_post = p.form_post.or(d.form_post);
+        }
     }
 
     /// Whether any provider is on.
@@ -383,6 +431,25 @@ mod tests {
         assert!(c.validate().is_ok());
         assert!(!c.any_enabled());
         assert!(c.production_problems().is_empty());
+    }
+
+    #[test]
+    fn a_partly_given_section_keeps_its_preset() {
+        let mut c = SocialConfig {
+            discord: ProviderConfig {
+                client_id: "id".into(),
+                user_url: "http://127.0.0.1:9/me".into(),
+                ..ProviderConfig::default()
+            },
+            apple: ProviderConfig::default(),
+            ..SocialConfig::default()
+        };
+        c.fill_presets();
+        assert_eq!(c.discord.issuer, "https://discord.com");
+        assert_eq!(c.discord.user_url, "http://127.0.0.1:9/me");
+        assert_eq!(c.discord.scopes, ["identify"]);
+        assert_eq!(c.apple.form_post, Some(true));
+        assert_eq!(c.apple.token_auth, Some(TokenAuth::Post));
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn scopes(p: &ProviderConfig, protocol: Protocol) -> impl Iterator<Item = Scope>
 }
 
 fn auth_type(p: &ProviderConfig) -> AuthType {
-    match p.token_auth {
+    match p.token_auth.unwrap_or_default() {
         TokenAuth::Basic => AuthType::BasicAuth,
         TokenAuth::Post => AuthType::RequestBody,
     }
@@ -207,7 +207,7 @@ impl Providers {
                     )
                     .add_scopes(scopes(p, protocol))
                     .set_pkce_challenge(challenge);
-                if p.form_post {
+                if p.form_post == Some(true) {
                     request = request.add_extra_param("response_mode", "form_post");
                 }
                 request.url().0
