@@ -29,8 +29,9 @@ pub enum TokenAuth {
 }
 
 /// One provider's settings. The same keys for every preset; those a preset does not use
-/// (the OAuth 2.0 URLs for an OpenID provider, Apple's key for the others) are ignored.
-#[derive(Clone, Deserialize, Serialize)]
+/// (the OAuth 2.0 URLs for an OpenID provider, Apple's key for the others) are ignored. What
+/// is left empty takes the preset's value ([`SocialConfig::fill_presets`]).
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ProviderConfig {
     /// Offer this provider (`/v1/auth/social/start` answers `not_found` otherwise).
@@ -98,27 +99,6 @@ impl fmt::Debug for ProviderConfig {
             .field("key_id", &self.key_id)
             .field("private_key_file", &self.private_key_file)
             .finish()
-    }
-}
-
-impl Default for ProviderConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            client_id: String::new(),
-            client_secret: None,
-            issuer: String::new(),
-            authorization_url: String::new(),
-            token_url: String::new(),
-            user_url: String::new(),
-            user_id_field: String::new(),
-            scopes: Vec::new(),
-            token_auth: None,
-            form_post: None,
-            team_id: String::new(),
-            key_id: String::new(),
-            private_key_file: None,
-        }
     }
 }
 

@@ -15,9 +15,9 @@ use oauth2::basic::BasicClient;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::reqwest;
 use openidconnect::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
-    TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
@@ -163,6 +163,12 @@ impl Providers {
         Ok(m)
     }
 
+    fn forget(&self, name: &str) {
+        if let Ok(mut cache) = self.metadata.lock() {
+            cache.remove(name);
+        }
+    }
+
     /// The client secret to present: the configured one, or Apple's fresh JWT.
     fn secret(&self, name: &str, p: &ProviderConfig, now: i64) -> Option<ClientSecret> {
         if name == "apple" {
@@ -279,6 +285,10 @@ impl Providers {
             .claims(&verifier, &Nonce::new(secrets.nonce.to_owned()))
             .map_err(|e| {
                 tracing::warn!(provider = name, error = %e, "ID token refused");
+                if matches!(e, ClaimsVerificationError::SignatureVerification(_)) {
+                    // Perhaps the provider rotated its keys: read its JWKS afresh next time.
+                    self.forget(name);
+                }
                 SocialError::Provider("id token")
             })?;
         Ok(format!(
