@@ -1842,6 +1842,55 @@ async fn social_login(
     social_finish(http, None, &flow).await
 }
 
+/// Runs a CLI command that signs in through the browser: reads the URL it prints and where
+/// it waits, signs in at the provider as `login`, delivers the redirect, and returns the
+/// command's JSON output.
+async fn cli_browser_flow(
+    cli: &common::Cli,
+    args: &[&str],
+    login: &str,
+    issuer: &str,
+) -> serde_json::Value {
+    let mut child = cli.spawn(args);
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut open, mut waiting) = (None, None);
+    while open.is_none() || waiting.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the CLI prints the URL and where it waits");
+        let line = line.trim().to_owned();
+        if line.starts_with(issuer) {
+            open = Some(line.clone());
+        }
+        if let Some(w) = line.strip_prefix("Waiting for the browser at ") {
+            waiting = Some(w.to_owned());
+        }
+    }
+    let mut browser = common::oidc_peer::Browser::new();
+    let back = browser
+        .sign_in(&open.unwrap(), login, &waiting.unwrap())
+        .await;
+    let page = reqwest::get(&back).await.unwrap();
+    assert!(page.status().is_success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "tandem {args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 async fn social_flows(backend: Backend) {
     use common::oidc_peer::{Browser, OidcPeer, param};
     let port = common::free_port();
@@ -2108,49 +2157,47 @@ async fn social_flows(backend: Backend) {
     // 127.0.0.1 until the browser's redirect reaches it, then finishes the login.
     let carol = format!("carol-{}", unique_email("c"));
     let cli = common::Cli::new(&server);
-    let mut child = cli.spawn(&["--json", "login", "--social", "oidc", "--no-browser"]);
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut open, mut waiting) = (None, None);
-    while open.is_none() || waiting.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the CLI prints the URL and where it waits");
-        let line = line.trim().to_owned();
-        if line.starts_with(&issuer) {
-            open = Some(line.clone());
-        }
-        if let Some(w) = line.strip_prefix("Waiting for the browser at ") {
-            waiting = Some(w.to_owned());
-        }
-    }
-    let mut browser = Browser::new();
-    let back = browser
-        .sign_in(&open.unwrap(), &carol, &waiting.unwrap())
-        .await;
-    let page = reqwest::get(&back).await.unwrap();
-    assert!(page.status().is_success());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = cli_browser_flow(
+        &cli,
+        &["--json", "login", "--social", "oidc", "--no-browser"],
+        &carol,
+        &issuer,
+    )
+    .await;
     assert!(shown["user"]["id"].is_string(), "{shown}");
-    let account = cli.json(&["account", "show"]);
+    // And `tandem account link-social` adds a provider to the signed-in account.
+    let linked = cli_browser_flow(
+        &cli,
+        &[
+            "--json",
+            "account",
+            "link-social",
+            "discord",
+            "--no-browser",
+        ],
+        &carol,
+        &issuer,
+    )
+    .await;
     assert_eq!(
-        account["identities"][0]["subject"],
-        format!("{issuer} {carol}"),
+        linked["subject"],
+        format!("https://discord.com {carol}"),
+        "{linked}"
+    );
+    let account = cli.json(&["account", "show"]);
+    let mut subjects: Vec<&str> = account["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap())
+        .collect();
+    subjects.sort_unstable();
+    assert_eq!(
+        subjects,
+        [
+            format!("{issuer} {carol}"),
+            format!("https://discord.com {carol}")
+        ],
         "{account}"
     );
 
