@@ -1904,31 +1904,28 @@ async fn social_flows(backend: Backend) {
         format!("{issuer}/token"),
         format!("{issuer}/me"),
     );
-    let server = Server::start_on(
-        &backend,
-        &format!("127.0.0.1:{port}"),
-        env(&[
-            ("TANDEM_SOCIAL__CALLBACK_URL", callback.as_str()),
-            ("TANDEM_SOCIAL__OIDC__ENABLED", "true"),
-            ("TANDEM_SOCIAL__OIDC__ISSUER", issuer.as_str()),
-            ("TANDEM_SOCIAL__OIDC__CLIENT_ID", "tandem-oidc"),
-            ("TANDEM_SOCIAL__OIDC__CLIENT_SECRET", "oidc-secret"),
-            // The Google preset pointed at the same provider, with form_post (as Apple uses).
-            ("TANDEM_SOCIAL__GOOGLE__ENABLED", "true"),
-            ("TANDEM_SOCIAL__GOOGLE__ISSUER", issuer.as_str()),
-            ("TANDEM_SOCIAL__GOOGLE__CLIENT_ID", "tandem-google"),
-            ("TANDEM_SOCIAL__GOOGLE__CLIENT_SECRET", "google-secret"),
-            ("TANDEM_SOCIAL__GOOGLE__FORM_POST", "true"),
-            ("TANDEM_SOCIAL__DISCORD__ENABLED", "true"),
-            ("TANDEM_SOCIAL__DISCORD__CLIENT_ID", "tandem-discord"),
-            ("TANDEM_SOCIAL__DISCORD__CLIENT_SECRET", "discord-secret"),
-            ("TANDEM_SOCIAL__DISCORD__AUTHORIZATION_URL", auth.as_str()),
-            ("TANDEM_SOCIAL__DISCORD__TOKEN_URL", token_url.as_str()),
-            ("TANDEM_SOCIAL__DISCORD__USER_URL", me.as_str()),
-            ("TANDEM_SOCIAL__DISCORD__USER_ID_FIELD", "sub"),
-            ("TANDEM_SOCIAL__DISCORD__SCOPES", "openid"),
-        ]),
-    );
+    let opts = env(&[
+        ("TANDEM_SOCIAL__CALLBACK_URL", callback.as_str()),
+        ("TANDEM_SOCIAL__OIDC__ENABLED", "true"),
+        ("TANDEM_SOCIAL__OIDC__ISSUER", issuer.as_str()),
+        ("TANDEM_SOCIAL__OIDC__CLIENT_ID", "tandem-oidc"),
+        ("TANDEM_SOCIAL__OIDC__CLIENT_SECRET", "oidc-secret"),
+        // The Google preset pointed at the same provider, with form_post (as Apple uses).
+        ("TANDEM_SOCIAL__GOOGLE__ENABLED", "true"),
+        ("TANDEM_SOCIAL__GOOGLE__ISSUER", issuer.as_str()),
+        ("TANDEM_SOCIAL__GOOGLE__CLIENT_ID", "tandem-google"),
+        ("TANDEM_SOCIAL__GOOGLE__CLIENT_SECRET", "google-secret"),
+        ("TANDEM_SOCIAL__GOOGLE__FORM_POST", "true"),
+        ("TANDEM_SOCIAL__DISCORD__ENABLED", "true"),
+        ("TANDEM_SOCIAL__DISCORD__CLIENT_ID", "tandem-discord"),
+        ("TANDEM_SOCIAL__DISCORD__CLIENT_SECRET", "discord-secret"),
+        ("TANDEM_SOCIAL__DISCORD__AUTHORIZATION_URL", auth.as_str()),
+        ("TANDEM_SOCIAL__DISCORD__TOKEN_URL", token_url.as_str()),
+        ("TANDEM_SOCIAL__DISCORD__USER_URL", me.as_str()),
+        ("TANDEM_SOCIAL__DISCORD__USER_ID_FIELD", "sub"),
+        ("TANDEM_SOCIAL__DISCORD__SCOPES", "openid"),
+    ]);
+    let server = Server::start_on(&backend, &format!("127.0.0.1:{port}"), opts.clone());
     // The provider's tokens carry real times: the server's clock starts at the real time.
     let now = system_ms();
     server.set_time(now);
@@ -2019,12 +2016,20 @@ async fn social_flows(backend: Backend) {
         flow.back
     );
     server.set_time(now);
-    let refused: Vec<String> = server
-        .log()
-        .lines()
-        .filter(|l| l.contains("ID token refused"))
-        .map(str::to_owned)
-        .collect();
+    // The log is read from the server's stderr by another thread: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let refused: Vec<String> = server
+            .log()
+            .lines()
+            .filter(|l| l.contains("ID token refused"))
+            .map(str::to_owned)
+            .collect();
+        if refused.len() >= 5 || Instant::now() > deadline {
+            break refused;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     // Each refused for its own reason (openidconnect's wording), not for a neighbour's.
     assert_eq!(refused.len(), 5, "{refused:?}");
     for (line, why) in refused.iter().zip([
@@ -2278,6 +2283,25 @@ async fn social_flows(backend: Backend) {
         "tds_",
     ] {
         assert!(!log.contains(secret), "the log holds {secret}");
+    }
+
+    // With `social.create_accounts = false`, only identities some account holds sign in:
+    // Carol's does; Bob's was unlinked above, and Dave's was never seen.
+    let mut opts = opts;
+    opts.env
+        .push(("TANDEM_SOCIAL__CREATE_ACCOUNTS".into(), "false".into()));
+    let server = server.restart_with(&backend, opts);
+    let http = Http::new(&server);
+    let c = social_login(&http, "oidc", &carol, &redirect).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    for stranger in [bob.clone(), format!("dave-{}", unique_email("d"))] {
+        let r = social_login(&http, "oidc", &stranger, &redirect).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (401, Some("invalid_credentials")),
+            "{}",
+            r.body
+        );
     }
     println!("social sign-in on {}: every case checked", backend.name());
 }
