@@ -210,7 +210,7 @@ pub enum VaultCommand {
 #[derive(Args, Debug)]
 pub struct LoginArgs {
     /// Send a code to this address, then ask for it.
-    #[arg(long, required_unless_present = "attempt")]
+    #[arg(long, required_unless_present_any = ["attempt", "social"])]
     pub email: Option<String>,
     /// Only send the code and print the attempt id (for scripts; finish with
     /// `--attempt ID --code CODE`).
@@ -233,6 +233,14 @@ pub struct LoginArgs {
     /// factor (prompted for when omitted).
     #[arg(long)]
     pub totp: Option<String>,
+    /// Sign in with an identity provider the server enabled (`google`, `apple`, `x`,
+    /// `discord`, `facebook`, `oidc`): prints the URL to open (and opens it with `xdg-open`
+    /// when present), then waits on 127.0.0.1 for the browser to come back.
+    #[arg(long, conflicts_with_all = ["email", "attempt", "code", "password", "pin", "send_only"])]
+    pub social: Option<String>,
+    /// With `--social`: only print the URL, do not open a browser.
+    #[arg(long, requires = "social")]
+    pub no_browser: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -250,6 +258,14 @@ pub enum AccountCommand {
     Totp(TotpCommand),
     /// Add an email address to the account (a code is sent to it).
     LinkEmail { email: String },
+    /// Link an account at an identity provider (`google`, `apple`, `x`, `discord`,
+    /// `facebook`, `oidc`) through the browser.
+    LinkSocial {
+        provider: String,
+        /// Only print the URL, do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Remove an address from the account (not the last one).
     Unlink {
         /// The identity id `tandem account show` lists.

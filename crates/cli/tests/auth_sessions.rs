@@ -1798,3 +1798,558 @@ async fn sms_login_through_a_real_smpp_gateway() {
         assert_eq!(r.status, 502, "{}", r.body);
     }
 }
+
+// Social sign-in (issue 12) against a real OpenID provider (npm `oidc-provider`) on loopback.
+
+fn system_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// A social flow up to the client's redirect: the URL the browser reached, the verifier and
+/// the state the client chose.
+struct Flow {
+    back: String,
+    verifier: String,
+    state: String,
+}
+
+async fn social_flow(
+    http: &Http,
+    token: Option<&str>,
+    provider: &str,
+    login: &str,
+    redirect: &str,
+    browser: &mut common::oidc_peer::Browser,
+) -> Flow {
+    let (verifier, challenge) = common::oidc_peer::pkce();
+    let state = format!("st-{}", unique_email("s"));
+    let path = if token.is_some() {
+        "/v1/account/social/start"
+    } else {
+        "/v1/auth/social/start"
+    };
+    let r = http
+        .post(
+            path,
+            token,
+            json!({ "provider": provider, "redirect_uri": redirect,
+                    "code_challenge": challenge, "state": state }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let url = r.body["authorization_url"].as_str().unwrap();
+    let back = browser.sign_in(url, login, redirect).await;
+    Flow {
+        back,
+        verifier,
+        state,
+    }
+}
+
+async fn social_finish(http: &Http, token: Option<&str>, flow: &Flow) -> common::http::Reply {
+    use common::oidc_peer::param;
+    assert_eq!(
+        param(&flow.back, "state"),
+        Some(flow.state.clone()),
+        "{}",
+        flow.back
+    );
+    let code = param(&flow.back, "code").unwrap_or_else(|| panic!("no code in {}", flow.back));
+    let path = if token.is_some() {
+        "/v1/account/social/finish"
+    } else {
+        "/v1/auth/social/finish"
+    };
+    http.post(
+        path,
+        token,
+        json!({ "code": code, "code_verifier": flow.verifier }),
+    )
+    .await
+}
+
+async fn social_login(
+    http: &Http,
+    provider: &str,
+    login: &str,
+    redirect: &str,
+) -> common::http::Reply {
+    let mut browser = common::oidc_peer::Browser::new();
+    let flow = social_flow(http, None, provider, login, redirect, &mut browser).await;
+    social_finish(http, None, &flow).await
+}
+
+/// Runs a CLI command that signs in through the browser: reads the URL it prints and where
+/// it waits, signs in at the provider as `login`, delivers the redirect, and returns the
+/// command's JSON output.
+async fn cli_browser_flow(
+    cli: &common::Cli,
+    args: &[&str],
+    login: &str,
+    issuer: &str,
+) -> serde_json::Value {
+    let mut child = cli.spawn(args);
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut open, mut waiting) = (None, None);
+    while open.is_none() || waiting.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the CLI prints the URL and where it waits");
+        let line = line.trim().to_owned();
+        if line.starts_with(issuer) {
+            open = Some(line.clone());
+        }
+        if let Some(w) = line.strip_prefix("Waiting for the browser at ") {
+            waiting = Some(w.to_owned());
+        }
+    }
+    let mut browser = common::oidc_peer::Browser::new();
+    let back = browser
+        .sign_in(&open.unwrap(), login, &waiting.unwrap())
+        .await;
+    let page = reqwest::get(&back).await.unwrap();
+    assert!(page.status().is_success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "tandem {args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn social_flows(backend: Backend) {
+    use common::oidc_peer::{Browser, OidcPeer, param};
+    let port = common::free_port();
+    let callback = format!("http://127.0.0.1:{port}/v1/auth/social/callback");
+    let Some(op) = OidcPeer::start(&callback) else {
+        return;
+    };
+    let issuer = op.issuer();
+    let (auth, token_url, me) = (
+        format!("{issuer}/auth"),
+        format!("{issuer}/token"),
+        format!("{issuer}/me"),
+    );
+    let opts = env(&[
+        ("TANDEM_SOCIAL__CALLBACK_URL", callback.as_str()),
+        ("TANDEM_SOCIAL__OIDC__ENABLED", "true"),
+        ("TANDEM_SOCIAL__OIDC__ISSUER", issuer.as_str()),
+        ("TANDEM_SOCIAL__OIDC__CLIENT_ID", "tandem-oidc"),
+        ("TANDEM_SOCIAL__OIDC__CLIENT_SECRET", "oidc-secret"),
+        // The Google preset pointed at the same provider, with form_post (as Apple uses).
+        ("TANDEM_SOCIAL__GOOGLE__ENABLED", "true"),
+        ("TANDEM_SOCIAL__GOOGLE__ISSUER", issuer.as_str()),
+        ("TANDEM_SOCIAL__GOOGLE__CLIENT_ID", "tandem-google"),
+        ("TANDEM_SOCIAL__GOOGLE__CLIENT_SECRET", "google-secret"),
+        ("TANDEM_SOCIAL__GOOGLE__FORM_POST", "true"),
+        ("TANDEM_SOCIAL__DISCORD__ENABLED", "true"),
+        ("TANDEM_SOCIAL__DISCORD__CLIENT_ID", "tandem-discord"),
+        ("TANDEM_SOCIAL__DISCORD__CLIENT_SECRET", "discord-secret"),
+        ("TANDEM_SOCIAL__DISCORD__AUTHORIZATION_URL", auth.as_str()),
+        ("TANDEM_SOCIAL__DISCORD__TOKEN_URL", token_url.as_str()),
+        ("TANDEM_SOCIAL__DISCORD__USER_URL", me.as_str()),
+        ("TANDEM_SOCIAL__DISCORD__USER_ID_FIELD", "sub"),
+        ("TANDEM_SOCIAL__DISCORD__SCOPES", "openid"),
+    ]);
+    let server = Server::start_on(&backend, &format!("127.0.0.1:{port}"), opts.clone());
+    // The provider's tokens carry real times: the server's clock starts at the real time.
+    let now = system_ms();
+    server.set_time(now);
+    let http = Http::new(&server);
+    let redirect = format!("http://127.0.0.1:{}/done", common::free_port());
+    let alice = format!("alice-{}", unique_email("a"));
+
+    // A first sign-in creates the account; the identity is the issuer and the subject.
+    let mut browser = Browser::new();
+    let flow = social_flow(&http, None, "oidc", &alice, &redirect, &mut browser).await;
+    let first = social_finish(&http, None, &flow).await;
+    assert_eq!(first.status, 200, "{}\n{}", first.body, server.log());
+    let alice_token = first.body["token"].as_str().unwrap().to_owned();
+    let alice_id = first.body["user"]["id"].clone();
+    let account = http.get("/v1/account", Some(&alice_token)).await.body;
+    assert_eq!(account["identities"][0]["kind"], "social", "{account}");
+    assert_eq!(
+        account["identities"][0]["subject"],
+        format!("{issuer} {alice}")
+    );
+    assert_eq!(account["session_methods"][0]["method"], "social");
+
+    // The one-time code works once; the provider's callback works once.
+    let again = social_finish(&http, None, &flow).await;
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (400, Some("code_invalid"))
+    );
+    let callback_hit = browser
+        .visited
+        .iter()
+        .find(|u| u.starts_with(&callback))
+        .unwrap()
+        .clone();
+    let path = callback_hit.trim_start_matches(&server.url);
+    let replay = http.get(path, None).await;
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (400, Some("social_failed"))
+    );
+    let missing = http.get("/v1/auth/social/callback?code=abc", None).await;
+    assert_eq!(
+        (missing.status, missing.body["code"].as_str()),
+        (400, Some("social_failed"))
+    );
+
+    // A second sign-in (a fresh browser) lands on the same account.
+    let second = social_login(&http, "oidc", &alice, &redirect).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["user"]["id"], alice_id);
+
+    // A verifier other than the one whose challenge started the flow: refused, code spent.
+    let mut browser = Browser::new();
+    let mut flow = social_flow(&http, None, "oidc", &alice, &redirect, &mut browser).await;
+    let right = std::mem::replace(&mut flow.verifier, common::oidc_peer::pkce().0);
+    let wrong = social_finish(&http, None, &flow).await;
+    assert_eq!(
+        (wrong.status, wrong.body["code"].as_str()),
+        (400, Some("code_invalid"))
+    );
+    flow.verifier = right;
+    assert_eq!(social_finish(&http, None, &flow).await.status, 400);
+
+    // ID tokens that fail one check each, signed by the provider's own key (but `tamper`):
+    // the browser comes back with `error=social_failed` and the client's state, no code.
+    for mode in ["tamper", "wrong_aud", "wrong_nonce", "wrong_iss"] {
+        op.set_mode(mode).await;
+        let mut browser = Browser::new();
+        let flow = social_flow(&http, None, "oidc", &alice, &redirect, &mut browser).await;
+        assert_eq!(
+            param(&flow.back, "error").as_deref(),
+            Some("social_failed"),
+            "{mode}: {}",
+            flow.back
+        );
+        assert_eq!(param(&flow.back, "state"), Some(flow.state.clone()));
+        assert_eq!(param(&flow.back, "code"), None);
+    }
+    op.set_mode("normal").await;
+    // Expired: the provider's token lives an hour; two hours later on the server's clock.
+    server.set_time(now + 120 * MIN);
+    let mut browser = Browser::new();
+    let flow = social_flow(&http, None, "oidc", &alice, &redirect, &mut browser).await;
+    assert_eq!(
+        param(&flow.back, "error").as_deref(),
+        Some("social_failed"),
+        "{}",
+        flow.back
+    );
+    server.set_time(now);
+    // The log is read from the server's stderr by another thread: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let refused: Vec<String> = server
+            .log()
+            .lines()
+            .filter(|l| l.contains("ID token refused"))
+            .map(str::to_owned)
+            .collect();
+        if refused.len() >= 5 || Instant::now() > deadline {
+            break refused;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Each refused for its own reason (openidconnect's wording), not for a neighbour's.
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    for (line, why) in refused.iter().zip([
+        "Signature verification failed",
+        "Invalid audiences",
+        "Invalid nonce",
+        "Invalid issuer",
+        "Expired",
+    ]) {
+        assert!(line.contains(why), "{line} (expected {why})");
+    }
+
+    // Start refuses what is not a loopback or listed redirect, and providers not enabled.
+    let (_, challenge) = common::oidc_peer::pkce();
+    let bad = http
+        .post(
+            "/v1/auth/social/start",
+            None,
+            json!({ "provider": "oidc", "redirect_uri": "https://evil.example/cb",
+                    "code_challenge": challenge, "state": "s" }),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["field"].as_str()),
+        (400, Some("redirect_uri"))
+    );
+    let off = http
+        .post(
+            "/v1/auth/social/start",
+            None,
+            json!({ "provider": "facebook", "redirect_uri": redirect,
+                    "code_challenge": challenge, "state": "s" }),
+        )
+        .await;
+    assert_eq!(
+        (off.status, off.body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    // form_post: the provider's page POSTs the code to the callback. Same issuer and subject
+    // as through `oidc`: the same identity, so the same account.
+    let mut browser = Browser::new();
+    let flow = social_flow(&http, None, "google", &alice, &redirect, &mut browser).await;
+    assert!(
+        browser.visited.contains(&callback),
+        "posted to the callback, no query: {:?}",
+        browser.visited
+    );
+    let g = social_finish(&http, None, &flow).await;
+    assert_eq!(g.status, 200, "{}\n{}", g.body, server.log());
+    assert_eq!(g.body["user"]["id"], alice_id);
+
+    // An OAuth 2.0 preset (discord) pointed at the provider: the user endpoint names the user.
+    let d = social_login(&http, "discord", &alice, &redirect).await;
+    assert_eq!(d.status, 200, "{}\n{}", d.body, server.log());
+    let account = http
+        .get("/v1/account", Some(d.body["token"].as_str().unwrap()))
+        .await
+        .body;
+    assert_eq!(
+        account["identities"][0]["subject"],
+        format!("https://discord.com {alice}")
+    );
+    assert_ne!(d.body["user"]["id"], alice_id, "no merge across providers");
+
+    // Linking to a signed-in account (email), then signing in with it lands there.
+    let email = unique_email("social");
+    let email_token = http.login(&server, &email).await;
+    let bob = format!("bob-{}", unique_email("b"));
+    let before = notices(&server, &email).len();
+    let mut browser = Browser::new();
+    let flow = social_flow(
+        &http,
+        Some(&email_token),
+        "oidc",
+        &bob,
+        &redirect,
+        &mut browser,
+    )
+    .await;
+    let linked = social_finish(&http, Some(&email_token), &flow).await;
+    assert_eq!(linked.status, 200, "{}", linked.body);
+    assert_eq!(linked.body["kind"], "social");
+    assert_eq!(notices(&server, &email).len(), before + 1);
+    let bob_login = social_login(&http, "oidc", &bob, &redirect).await;
+    assert_eq!(bob_login.status, 200, "{}", bob_login.body);
+    let email_user = http.get("/v1/account", Some(&email_token)).await.body["user_id"].clone();
+    assert_eq!(bob_login.body["user"]["id"], email_user);
+    // Alice's identity belongs to her account: linking it elsewhere is refused.
+    let mut browser = Browser::new();
+    let flow = social_flow(
+        &http,
+        Some(&email_token),
+        "oidc",
+        &alice,
+        &redirect,
+        &mut browser,
+    )
+    .await;
+    let taken = social_finish(&http, Some(&email_token), &flow).await;
+    assert_eq!(
+        (taken.status, taken.body["code"].as_str()),
+        (409, Some("identity_in_use"))
+    );
+    // Unlinking: fine with the address left, refused for Alice's only identity.
+    let id = linked.body["id"].as_str().unwrap();
+    assert_eq!(
+        delete(&http, &format!("/v1/account/identities/{id}"), &email_token)
+            .await
+            .status,
+        204
+    );
+    let alice_identity =
+        http.get("/v1/account", Some(&alice_token)).await.body["identities"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let last = delete(
+        &http,
+        &format!("/v1/account/identities/{alice_identity}"),
+        &alice_token,
+    )
+    .await;
+    assert_eq!(
+        (last.status, last.body["code"].as_str()),
+        (409, Some("last_method"))
+    );
+
+    // The CLI: `tandem login --social oidc --no-browser` prints the URL and waits on
+    // 127.0.0.1 until the browser's redirect reaches it, then finishes the login.
+    let carol = format!("carol-{}", unique_email("c"));
+    let cli = common::Cli::new(&server);
+    let shown = cli_browser_flow(
+        &cli,
+        &["--json", "login", "--social", "oidc", "--no-browser"],
+        &carol,
+        &issuer,
+    )
+    .await;
+    assert!(shown["user"]["id"].is_string(), "{shown}");
+    // And `tandem account link-social` adds a provider to the signed-in account.
+    let linked = cli_browser_flow(
+        &cli,
+        &[
+            "--json",
+            "account",
+            "link-social",
+            "discord",
+            "--no-browser",
+        ],
+        &carol,
+        &issuer,
+    )
+    .await;
+    assert_eq!(
+        linked["subject"],
+        format!("https://discord.com {carol}"),
+        "{linked}"
+    );
+    let account = cli.json(&["account", "show"]);
+    let mut subjects: Vec<&str> = account["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap())
+        .collect();
+    subjects.sort_unstable();
+    assert_eq!(
+        subjects,
+        [
+            format!("{issuer} {carol}"),
+            format!("https://discord.com {carol}")
+        ],
+        "{account}"
+    );
+
+    // TOTP after a social first factor: the second factor is asked for, then the session
+    // records both methods.
+    if let Some(pyotp) = common::pyotp::PyOtp::find() {
+        let enrol = http
+            .post("/v1/account/totp", Some(&alice_token), json!({}))
+            .await;
+        assert_eq!(enrol.status, 200, "{}", enrol.body);
+        let uri = enrol.body["otpauth_uri"].as_str().unwrap().to_owned();
+        let r = http
+            .post(
+                "/v1/account/totp/confirm",
+                Some(&alice_token),
+                json!({ "code": pyotp.code_at(&uri, now) }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        server.set_time(now + MIN);
+        let first = social_login(&http, "oidc", &alice, &redirect).await;
+        assert_eq!(
+            (first.status, first.body["code"].as_str()),
+            (401, Some("second_factor_required")),
+            "{}",
+            first.body
+        );
+        let done = http
+            .post(
+                "/v1/auth/second-factor",
+                None,
+                json!({ "login_ticket": first.body["login_ticket"],
+                        "proof": { "method": "totp", "code": pyotp.code_at(&uri, now + MIN) } }),
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert_eq!(done.body["user"]["id"], alice_id);
+        let methods = http
+            .get("/v1/account", Some(done.body["token"].as_str().unwrap()))
+            .await
+            .body["session_methods"]
+            .clone();
+        let names: Vec<&str> = methods
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["method"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"social") && names.contains(&"totp"),
+            "{names:?}"
+        );
+    }
+
+    // Linking needs a recent sign-in.
+    server.set_time(now + 10 * MIN);
+    let (_, challenge) = common::oidc_peer::pkce();
+    let stale = http
+        .post(
+            "/v1/account/social/start",
+            Some(&email_token),
+            json!({ "provider": "oidc", "redirect_uri": redirect,
+                    "code_challenge": challenge, "state": "s" }),
+        )
+        .await;
+    assert_eq!(
+        (stale.status, stale.body["code"].as_str()),
+        (403, Some("step_up_required"))
+    );
+
+    // No secret reached the log.
+    let log = server.log();
+    for secret in [
+        "oidc-secret",
+        "google-secret",
+        "discord-secret",
+        alice_token.as_str(),
+        "tds_",
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret}");
+    }
+
+    // With `social.create_accounts = false`, only identities some account holds sign in:
+    // Carol's does; Bob's was unlinked above, and Dave's was never seen.
+    let mut opts = opts;
+    opts.env
+        .push(("TANDEM_SOCIAL__CREATE_ACCOUNTS".into(), "false".into()));
+    let server = server.restart_with(&backend, opts);
+    let http = Http::new(&server);
+    let c = social_login(&http, "oidc", &carol, &redirect).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    for stranger in [bob.clone(), format!("dave-{}", unique_email("d"))] {
+        let r = social_login(&http, "oidc", &stranger, &redirect).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (401, Some("invalid_credentials")),
+            "{}",
+            r.body
+        );
+    }
+    println!("social sign-in on {}: every case checked", backend.name());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn social_sign_in_against_a_real_openid_provider() {
+    each_backend(social_flows).await;
+}

@@ -207,6 +207,20 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 409]
 [[operations]]
 include-path-regex = "^/v1/recovery/requests(/(cancel|complete|current))?$"
 checks.positive_data_acceptance.expected-statuses = [200, 401, 403, 404, 409, 429]
+# Social sign-in: no provider is enabled in this run (each would need a live provider), so a
+# well-formed start names one that is off (404); a well-formed code or state is not a live
+# one (400), and failed finishes are throttled per client (429).
+[[operations]]
+include-path-regex = "^/v1/(auth|account)/social/start$"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 404, 429]
+
+[[operations]]
+include-path-regex = "^/v1/(auth|account)/social/finish$"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 409, 429]
+
+[[operations]]
+include-path = "/v1/auth/social/callback"
+checks.positive_data_acceptance.expected-statuses = [303, 400]
 
 # A new password or PIN has rules the schema cannot say: not a common password, 15 characters
 # without a second factor, no repeated digit or run.

@@ -75,6 +75,7 @@ pub mod requests;
 pub mod session;
 #[cfg(feature = "evm")]
 pub mod signer;
+pub mod social;
 #[cfg(feature = "solana")]
 pub mod solana;
 pub mod store;

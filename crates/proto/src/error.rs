@@ -60,6 +60,9 @@ pub enum ErrorCode {
     RecoveryPending,
     /// The recovery's waiting period has not ended; `retry_after_ms` says how long is left.
     RecoveryNotYet,
+    /// A social sign-in failed: the provider refused or its answer did not verify, or the
+    /// flow is unknown, used or expired. Never says more (token contents stay private).
+    SocialFailed,
     RateLimited,
     NotFound,
     WalletNotFound,
@@ -128,6 +131,7 @@ impl ErrorCode {
         ErrorCode::RecoveryNotSetUp,
         ErrorCode::RecoveryPending,
         ErrorCode::RecoveryNotYet,
+        ErrorCode::SocialFailed,
         ErrorCode::RateLimited,
         ErrorCode::NotFound,
         ErrorCode::WalletNotFound,
@@ -185,6 +189,7 @@ impl ErrorCode {
             | CodeInvalid
             | CodeExpired
             | CodeExhausted
+            | SocialFailed
             | ProtocolError
             | ChannelError => 400,
             PayloadTooLarge => 413,
@@ -235,6 +240,7 @@ impl ErrorCode {
             StepUpRequired => "step_up_required",
             IdentityInUse => "identity_in_use",
             LastMethod => "last_method",
+            SocialFailed => "social_failed",
             CredentialLocked => "credential_locked",
             RecoveryNotSetUp => "recovery_not_set_up",
             RecoveryPending => "recovery_pending",

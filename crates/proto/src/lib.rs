@@ -12,6 +12,7 @@ pub mod prepare;
 pub mod recovery;
 pub mod scheme;
 pub mod sign;
+pub mod social;
 pub mod wallet;
 
 pub use error::{ApiError, ErrorCode};

@@ -42,6 +42,8 @@ pub struct AppState {
     pub accounts: crate::account::Accounts,
     /// The recovery key, Backup Kits and export.
     pub recovery: crate::recovery::Recovery,
+    /// Social sign-in and linking.
+    pub social: crate::social::Social,
     pub wallets: Wallets,
     pub ceremonies: Ceremonies,
     pub limits: Limits,
@@ -143,6 +145,14 @@ impl AppState {
             sms.publish_policy().await?;
             accounts = accounts.with_sms(sms);
         }
+        let social = crate::social::Social::new(
+            store.clone(),
+            clock.clone(),
+            pii.clone(),
+            accounts.clone(),
+            config.social.clone(),
+        )
+        .map_err(|e| StartError::Config(format!("social: {e}")))?;
         let wallets = vault.wallets;
         let recovery = crate::recovery::Recovery::new(
             store.clone(),
@@ -166,6 +176,7 @@ impl AppState {
             sessions,
             accounts,
             recovery,
+            social,
             wallets,
             ceremonies,
             limits: Limits {
@@ -439,6 +450,11 @@ async fn housekeeping(state: AppState) {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned SMS login attempts"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning SMS login attempts failed"),
+        }
+        match state.social.prune().await {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned social sign-in flows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning social sign-in flows failed"),
         }
         match state.sessions.prune(SESSION_GRACE_MS).await {
             Ok(n) if n > 0 => tracing::debug!(deleted = n, "pruned ended sessions"),

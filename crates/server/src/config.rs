@@ -11,10 +11,14 @@
 //! PIN is accepted only from the environment (`TANDEM_VAULT_PKCS11_PIN`, see [`vault`]).
 
 mod mode;
+mod social;
 mod strict;
 mod vault;
 
 pub use mode::Mode;
+pub use social::{
+    APPLE_MAX_SECRET_SECS, PROVIDERS, Protocol, ProviderConfig, SocialConfig, TokenAuth,
+};
 pub use strict::{OTHER_PREFIXES, OTHER_VARIABLES, nearest};
 pub use vault::{
     DEFAULT_KEY_LABEL, PKCS11_PIN_ENV, Pkcs11Settings, VaultConfig, VaultProviderKind,
@@ -92,7 +96,11 @@ impl ConfigError {
         if key.is_empty() {
             return Self::Source(format!("{}{origin}", err.kind));
         }
-        let message = if key.contains("password") || key.ends_with("pin") || key.contains("token") {
+        let message = if key.contains("password")
+            || key.ends_with("pin")
+            || key.contains("token")
+            || key.contains("secret")
+        {
             // Never echo a (possibly) secret value back.
             format!("invalid value{origin}")
         } else {
@@ -136,6 +144,8 @@ pub struct Config {
     pub sms: SmsConfig,
     /// Backup Kits and export.
     pub recovery: crate::recovery::RecoveryConfig,
+    /// Sign-in with outside identity providers (OpenID Connect, OAuth 2.0).
+    pub social: SocialConfig,
     /// Key-encryption-key provider for server shares.
     pub vault: VaultConfig,
     /// Request and ceremony limits.
@@ -188,6 +198,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
             recovery: crate::recovery::RecoveryConfig::default(),
+            social: SocialConfig::default(),
             vault: VaultConfig::default(),
             limits: LimitsConfig::default(),
             trusted_proxies: Vec::new(),
@@ -218,6 +229,7 @@ impl fmt::Debug for Config {
             .field("mail", &self.mail)
             .field("sms", &self.sms)
             .field("recovery", &self.recovery)
+            .field("social", &self.social)
             .field("vault", &self.vault)
             .field("limits", &self.limits)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -591,6 +603,7 @@ impl Config {
         );
         let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
         strict::check(&config, file.as_deref(), &env)?;
+        config.social.fill_presets();
         if let Some(raw) = std::env::var_os(SMTP_PASSWORD_ENV) {
             let raw = raw
                 .into_string()
@@ -777,6 +790,7 @@ impl Config {
             check_range("sms.smpp.timeout_secs", m.smpp.timeout_secs, 1, 120)?;
         }
 
+        self.social.validate()?;
         self.vault.validate()?;
         self.recovery.validate()?;
 

@@ -22,6 +22,7 @@ pub mod production;
 pub mod recovery;
 pub mod sessions;
 pub mod sms;
+pub mod social;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -61,6 +61,7 @@ pub fn problems(config: &Config, tls: Option<&TlsSetup>) -> Vec<String> {
             config.sms.smpp.host
         ));
     }
+    out.extend(config.social.production_problems());
     match tls {
         Some(TlsSetup::Dev) => out.push(
             "--dev-tls serves a throwaway self-signed certificate: use --tls-cert/--tls-key"

@@ -172,7 +172,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
         .try_get(0)
         .unwrap();
     // Every step of every module, each applied once.
-    assert_eq!(applied, 12);
+    assert_eq!(applied, 13);
     second.close().await;
 }
 

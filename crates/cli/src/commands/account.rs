@@ -49,6 +49,26 @@ pub async fn run(ctx: &Context, json: bool, cmd: AccountCommand) -> Result<(), C
             });
             Ok(())
         }
+        AccountCommand::LinkSocial {
+            provider,
+            no_browser,
+        } => {
+            let flow = super::social::Loopback::bind().await?;
+            let started = with_step_up(&api, || {
+                api.link_social_start(&provider, &flow.redirect_uri, &flow.request)
+            })
+            .await?;
+            let code = flow.wait(&started.authorization_url, !no_browser).await?;
+            let identity = api.link_social_finish(&code, &flow.request).await?;
+            output::print(json, &identity, || {
+                format!(
+                    "Linked {} (identity {})",
+                    output::clean(&identity.subject),
+                    output::clean(&identity.id)
+                )
+            });
+            Ok(())
+        }
         AccountCommand::Unlink { identity } => {
             with_step_up(&api, || api.unlink_identity(&identity)).await?;
             done(json, "identity", "removed")

@@ -21,7 +21,9 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
     }
     let key = api.fetch_server_key().await?;
     let first_use = known.check(&server, &key)? == PinCheck::Unknown;
-    let first = if args.password || args.pin {
+    let first = if let Some(provider) = &args.social {
+        super::social::login(&api, provider, !args.no_browser).await
+    } else if args.password || args.pin {
         let email = args.email.clone().unwrap_or_default();
         let secret = read_secret(if args.password { "Password: " } else { "PIN: " })?;
         if args.password {
@@ -101,10 +103,15 @@ pub async fn run(ctx: &Context, json: bool, args: LoginArgs) -> Result<(), Clien
         "server_key_pinned_now": first_use,
     });
     output::print(json, &shown, || {
+        let who = if login.user.email.is_empty() {
+            format!("user {}", login.user.id)
+        } else {
+            login.user.email.clone()
+        };
         let mut text = format!(
             "Logged in to {} as {} (session expires in {} min)",
             output::clean(&server),
-            output::clean(&login.user.email),
+            output::clean(&who),
             (login.session.expires_at - login.session.refreshed_at) / 60_000
         );
         if first_use {

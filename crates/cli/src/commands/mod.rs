@@ -7,6 +7,7 @@ mod serve;
 mod server_config;
 mod session;
 mod sign;
+mod social;
 mod vault;
 mod wallet;
 

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod evil;
 pub mod http;
 pub mod mitm;
+pub mod oidc_peer;
 pub mod proxy;
 pub mod pyotp;
 pub mod raw;
@@ -66,6 +67,11 @@ pub fn unique_email(tag: &str) -> String {
     let mut b = [0u8; 6];
     let _ = getrandom_fill(&mut b);
     format!("{tag}-{}@example.test", hex::encode(b))
+}
+
+/// Fills `b` from the OS (tests only: panics if it cannot).
+pub fn getrandom_fill_pub(b: &mut [u8]) {
+    getrandom_fill(b).expect("/dev/urandom");
 }
 
 fn getrandom_fill(b: &mut [u8]) -> Result<(), ()> {

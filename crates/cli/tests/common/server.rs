@@ -64,6 +64,18 @@ impl Server {
         server
     }
 
+    /// Starts on a chosen address (one a peer must know before the server starts, e.g. the
+    /// callback URL an OpenID provider registers).
+    pub fn start_on(backend: &Backend, listen: &str, opts: ServerOptions) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let clock_file = dir.path().join("clock");
+        std::fs::write(&clock_file, T0.to_string()).expect("clock file");
+        let mut server = Server::spawn_on(backend, listen, &data_dir, &clock_file, &opts);
+        server._dir = Some(dir);
+        server
+    }
+
     /// Stops this server (gracefully) and starts it again on the same address, data
     /// directory and clock with other options (so devices logged in to it keep working).
     pub fn restart_with(mut self, backend: &Backend, opts: ServerOptions) -> Server {

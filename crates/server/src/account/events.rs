@@ -42,6 +42,7 @@ impl AccountEvent {
             "pin" => "a PIN",
             "totp" => "an authenticator app (TOTP)",
             "email" => "an email address",
+            "social" => "a social sign-in (an account at an identity provider)",
             _ => "a sign-in method",
         }
     }

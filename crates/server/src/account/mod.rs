@@ -47,6 +47,7 @@ pub mod method {
     pub const SMS_OTP: &str = "sms_otp";
     /// The session a completed recovery opened on the recovering device.
     pub const RECOVERY: &str = "recovery";
+    pub const SOCIAL: &str = "social";
 }
 
 /// `[accounts]` as the service uses it.
@@ -179,6 +180,43 @@ impl Accounts {
             client,
         )
         .await
+    }
+
+    /// Login with an identity an outside provider vouched for (the `social` module checked
+    /// it). Through the same second factor and session as every other method.
+    pub async fn login_social(
+        &self,
+        user_id: &str,
+        created: bool,
+        client: Client<'_>,
+    ) -> Result<Login, AccountError> {
+        let email = self.first_email(user_id).await?;
+        self.finish_first_factor(user_id, method::SOCIAL, email, created, client)
+            .await
+    }
+
+    /// Links an identity a provider vouched for to the signed-in account (step-up), with the
+    /// notices every method change sends. Refused if another account holds it.
+    pub async fn link_social(
+        &self,
+        principal: &Principal,
+        subject: &str,
+    ) -> Result<Identity, AccountError> {
+        self.require_recent(principal).await?;
+        let now = self.clock.now_ms();
+        let id = self
+            .users
+            .link(&principal.user_id, IdentityKind::Social, subject, now)
+            .await?;
+        self.emit(&principal.user_id, AccountEvent::Added("social"))
+            .await;
+        Ok(Identity {
+            id,
+            kind: IdentityKind::Social,
+            subject: subject.to_owned(),
+            created_at: now,
+            last_used_at: Some(now),
+        })
     }
 
     /// The account's first address (empty for an account known only by phone).
@@ -314,6 +352,7 @@ impl Accounts {
             method::PASSWORD => method::PASSWORD,
             method::PIN => method::PIN,
             method::SMS_OTP => method::SMS_OTP,
+            method::SOCIAL => method::SOCIAL,
             _ => method::EMAIL_OTP,
         };
         self.open_session(&user_id, &[first, second], email, false, client)

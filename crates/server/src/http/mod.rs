@@ -119,7 +119,8 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .routes(routes!(ops::server_key))
         .merge(crate::account::http::routes())
         .merge(crate::sms::http::routes())
-        .merge(crate::recovery::http::routes());
+        .merge(crate::recovery::http::routes())
+        .merge(crate::social::http::routes());
     if metrics_on_api {
         api = api.routes(routes!(ops::metrics));
     }

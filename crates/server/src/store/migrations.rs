@@ -68,6 +68,7 @@ const MODULES: &[&[Step]] = &[
     crate::sms::MIGRATIONS,
     crate::recovery::MIGRATIONS,
     crate::wallets::MIGRATIONS,
+    crate::social::MIGRATIONS,
 ];
 
 /// Every step, in version order.

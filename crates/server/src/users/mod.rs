@@ -28,6 +28,9 @@ pub enum IdentityKind {
     Email,
     /// A phone number in E.164, proven by a code sent to it by SMS.
     Phone,
+    /// An account at an outside identity provider: `<issuer> <subject>`, proven by the
+    /// provider (an ID token, or its user endpoint).
+    Social,
 }
 
 impl IdentityKind {
@@ -36,6 +39,7 @@ impl IdentityKind {
         match self {
             IdentityKind::Email => "email",
             IdentityKind::Phone => "phone",
+            IdentityKind::Social => "social",
         }
     }
 
@@ -43,6 +47,7 @@ impl IdentityKind {
         match s {
             "email" => Some(IdentityKind::Email),
             "phone" => Some(IdentityKind::Phone),
+            "social" => Some(IdentityKind::Social),
             _ => None,
         }
     }
@@ -186,7 +191,7 @@ impl Users {
                 Some(self.index(kind, subject)),
                 Some(self.keys.seal("users", "email", &user_id, subject)?),
             ),
-            IdentityKind::Phone => (None, None),
+            IdentityKind::Phone | IdentityKind::Social => (None, None),
         };
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, email_index, email_sealed, created_at) \
