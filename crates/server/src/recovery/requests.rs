@@ -325,11 +325,9 @@ impl Recovery {
         let request = decode(&row)?;
         // Frozen one millisecond before now: the session this completion opens (at `now`)
         // counts as newer than the freeze, every existing one (ended below) does not.
-        sqlx::query("UPDATE wallets SET status = 'frozen', frozen_at = $2 WHERE user_id = $1")
-            .bind(&principal.user_id)
-            .bind(now - 1)
-            .execute(&mut *tx)
-            .await?;
+        // The wallets module owns the row and its fence: a refresh begun before this cannot
+        // commit after it.
+        crate::wallets::Wallets::freeze_all_in(&mut tx, &principal.user_id, now - 1).await?;
         let rows = sqlx::query(
             "SELECT wallet_id, epoch, sealed FROM escrows WHERE user_id = $1 ORDER BY wallet_id",
         )

@@ -511,6 +511,25 @@ impl Wallets {
     /// Detected cheating: nothing signs with this wallet until a complete refresh by a
     /// session opened after this moment. Bumping the version also fences off any refresh in
     /// flight.
+    /// Freezes every wallet of `user_id` inside the caller's transaction, as of `at` (a
+    /// completed recovery). Like [`Wallets::freeze`] it bumps each wallet's version, so no
+    /// refresh begun before it can commit afterwards.
+    pub async fn freeze_all_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user_id: &str,
+        at: i64,
+    ) -> Result<(), WalletError> {
+        sqlx::query(
+            "UPDATE wallets SET status = 'frozen', frozen_at = $1, version = version + 1, \
+             updated_at = $1 WHERE user_id = $2",
+        )
+        .bind(at)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn freeze(&self, wallet_id: &str) -> Result<(), WalletError> {
         sqlx::query(
             "UPDATE wallets SET status = 'frozen', frozen_at = $1, version = version + 1, \
