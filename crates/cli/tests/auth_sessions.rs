@@ -1786,6 +1786,13 @@ async fn sms_login_through_a_real_smpp_gateway() {
         .await;
     assert_eq!(r.status, 502, "{}", r.body);
     assert_eq!(r.body["code"], "delivery_failed");
+    // The peer logs its events from its own process: give the line a moment to land.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !smsc.events().iter().any(|e| e["event"] == "bind_refused")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         smsc.events().iter().any(|e| e["event"] == "bind_refused"),
         "the SMSC saw the bind"
