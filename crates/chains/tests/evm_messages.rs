@@ -432,11 +432,9 @@ fn eip712_exponential_type_trees_cost_linear_work() {
         "{elapsed:?}"
     );
     if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
-        assert!(
-            after - before < 64 * 1024,
-            "peak RSS grew {} KiB",
-            after - before
-        );
+        // Saturating: the kernel's reading may also go down between the two reads.
+        let grew = after.saturating_sub(before);
+        assert!(grew < 64 * 1024, "peak RSS grew {grew} KiB");
     }
 }
 
